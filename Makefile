@@ -1,0 +1,53 @@
+# edged — build, run and test.
+#
+#   make demo   install what is needed, build, run edged on its bundled defaults
+#   make test   install what the tests need and run every test
+#
+# Fragments in mk/ add the targets of each part (TFLite runtime, trainer, ...).
+
+GO      ?= go
+PY      ?= .venv/bin/python
+ARCH    ?= $(shell $(GO) env GOARCH 2>/dev/null || echo amd64)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build, the demo and the tests need.
+APT_PACKAGES := libopencv-dev mosquitto mosquitto-clients npm ffmpeg \
+	python3-venv python3-pip python3-torch python3-torchvision \
+	dataset-fashion-mnist opencv-doc
+
+.PHONY: all build demo test test-go vet deps clean
+all: build
+
+-include mk/*.mk
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edged ./cmd/edged
+
+# deps installs the Debian packages once (a stamp keeps reruns instant).
+deps: build/.deps.stamp
+build/.deps.stamp:
+	@mkdir -p build
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	@touch $@
+
+# demo runs edged on the bundled sample video with the bundled default model
+# and the embedded MQTT broker, printing each result as it is published.
+demo: deps tflite-lib build
+	bin/edged run --source samples/demo.avi --stdout
+
+vet:
+	$(GO) vet ./...
+
+test-go: deps tflite-lib conformance-models build vet
+	$(GO) test -count=1 ./...
+
+test: test-go venv test-python
+
+clean:
+	rm -rf bin build dist

@@ -1,0 +1,77 @@
+// Command edged turns camera frames into classification results on an MQTT
+// broker. It only parses the command line and wires internal packages
+// together; see internal/daemon for the daemon itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `edged: camera frames → TFLite classification → MQTT
+
+Usage:
+  edged run --config FILE                 run the cameras of a config file
+  edged run --source SRC [flags]          quick mode: one camera from flags
+  edged check-config --config FILE        validate a config file and exit
+  edged model inspect [--json] FILE       describe a .tflite model
+  edged version                           print version information
+
+Run 'edged run -h' for the quick-mode flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "model":
+		err = cmdModel(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		err = cmdVersion(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "edged: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "edged:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "edged:", err)
+		return 1
+	}
+}
+
+// usageError marks a mistake on the command line (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }

@@ -1,0 +1,162 @@
+package infer
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Label is one entry of a classification result.
+type Label struct {
+	Label string  `json:"label"`
+	Index int     `json:"index"`
+	Score float32 `json:"score"`
+}
+
+// PostConfig configures how a model's score output becomes labels.
+type PostConfig struct {
+	Labels    []string // class names by index; missing names read as the index number
+	TopK      int      // how many labels to report (default 5)
+	Threshold float32  // minimum score for a label to be reported
+	// Softmax: "auto" applies softmax when the output is not already a
+	// probability distribution (logits), "on" always, "off" never.
+	Softmax string
+}
+
+// Postprocessor turns one output tensor into top-k labels. It keeps its
+// scratch space, so TopK allocates nothing once the destination slice has
+// room. It is not safe for concurrent use.
+type Postprocessor struct {
+	out    TensorInfo
+	cfg    PostConfig
+	scores []float32
+	names  []string
+}
+
+// NewPostprocessor checks that out is a score vector and prepares scratch.
+func NewPostprocessor(out TensorInfo, cfg PostConfig) (*Postprocessor, error) {
+	n := out.Elements()
+	if n <= 0 {
+		return nil, fmt.Errorf("output tensor %q has shape %v: not a score vector", out.Name, out.Shape)
+	}
+	for i, d := range out.Shape[:max(0, len(out.Shape)-1)] {
+		if d != 1 {
+			return nil, fmt.Errorf("output tensor %q has shape %v: dimension %d is %d, want a [1,N] score vector", out.Name, out.Shape, i, d)
+		}
+	}
+	switch out.Type {
+	case DTypeFloat32, DTypeUint8, DTypeInt8:
+	default:
+		return nil, fmt.Errorf("output tensor %q has type %s: want float32, uint8 or int8", out.Name, out.Type)
+	}
+	if (out.Type == DTypeUint8 || out.Type == DTypeInt8) && out.Quant.Scale == 0 {
+		return nil, fmt.Errorf("output tensor %q is %s without quantization parameters", out.Name, out.Type)
+	}
+	switch cfg.Softmax {
+	case "":
+		cfg.Softmax = "auto"
+	case "auto", "on", "off":
+	default:
+		return nil, fmt.Errorf("softmax %q: want auto, on or off", cfg.Softmax)
+	}
+	if cfg.TopK <= 0 {
+		cfg.TopK = 5
+	}
+	cfg.TopK = min(cfg.TopK, n)
+	if len(cfg.Labels) > 0 && len(cfg.Labels) != n {
+		return nil, fmt.Errorf("%d labels for an output of %d classes", len(cfg.Labels), n)
+	}
+	p := &Postprocessor{out: out, cfg: cfg, scores: make([]float32, n), names: make([]string, n)}
+	for i := range p.names {
+		if i < len(cfg.Labels) {
+			p.names[i] = cfg.Labels[i]
+		} else {
+			p.names[i] = fmt.Sprint(i)
+		}
+	}
+	return p, nil
+}
+
+// Classes returns the number of classes the output scores.
+func (p *Postprocessor) Classes() int { return len(p.scores) }
+
+// TopK dequantizes raw (the output tensor's bytes), applies softmax where
+// configured, and appends up to TopK labels scoring at least the threshold,
+// best first, to dst[:0].
+func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
+	n := len(p.scores)
+	if len(raw) != n*p.out.Type.Size() {
+		return dst[:0], fmt.Errorf("output tensor %q: %d bytes, want %d", p.out.Name, len(raw), n*p.out.Type.Size())
+	}
+	s := p.scores
+	switch p.out.Type {
+	case DTypeFloat32:
+		for i := range s {
+			s[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case DTypeUint8:
+		sc, zp := p.out.Quant.Scale, p.out.Quant.ZeroPoint
+		for i := range s {
+			s[i] = sc * float32(int32(raw[i])-zp)
+		}
+	case DTypeInt8:
+		sc, zp := p.out.Quant.Scale, p.out.Quant.ZeroPoint
+		for i := range s {
+			s[i] = sc * float32(int32(int8(raw[i]))-zp)
+		}
+	}
+	if p.cfg.Softmax == "on" || (p.cfg.Softmax == "auto" && !isDistribution(s)) {
+		softmax(s)
+	}
+	dst = dst[:0]
+	for i, v := range s {
+		if v < p.cfg.Threshold || math.IsNaN(float64(v)) {
+			continue
+		}
+		if len(dst) == p.cfg.TopK && v <= dst[len(dst)-1].Score {
+			continue
+		}
+		if len(dst) < p.cfg.TopK {
+			dst = append(dst, Label{})
+		}
+		// insertion into the sorted, bounded list
+		j := len(dst) - 1
+		for j > 0 && dst[j-1].Score < v {
+			dst[j] = dst[j-1]
+			j--
+		}
+		dst[j] = Label{Label: p.names[i], Index: i, Score: min(max(v, 0), 1)}
+	}
+	return dst, nil
+}
+
+// isDistribution reports whether s already looks like probabilities:
+// every value in [0,1] and a sum near one (quantized outputs, whose many
+// tiny probabilities round to zero, sum loosely).
+func isDistribution(s []float32) bool {
+	var sum float64
+	for _, v := range s {
+		if v < 0 || v > 1.0001 {
+			return false
+		}
+		sum += float64(v)
+	}
+	return sum > 0.5 && sum < 1.5
+}
+
+// softmax replaces s by its softmax, computed stably.
+func softmax(s []float32) {
+	m := float32(math.Inf(-1))
+	for _, v := range s {
+		m = max(m, v)
+	}
+	var sum float64
+	for i, v := range s {
+		e := math.Exp(float64(v - m))
+		s[i] = float32(e)
+		sum += e
+	}
+	for i := range s {
+		s[i] = float32(float64(s[i]) / sum)
+	}
+}

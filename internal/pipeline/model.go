@@ -1,0 +1,132 @@
+package pipeline
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/modelfile"
+	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/publish"
+)
+
+// ModelSpec says which model file to load and how to feed and read it.
+type ModelSpec struct {
+	Name       string
+	Path       string
+	LabelsPath string // empty: labels from the model's metadata, else index numbers
+	Options    infer.Options
+	Post       infer.PostConfig // Labels is filled in by LoadModel
+	Norm       preprocess.Norm
+	BGR        bool
+}
+
+// Model is a loaded model shared by the cameras that use it.
+type Model struct {
+	Name   string
+	Path   string
+	Ref    publish.ModelRef
+	Info   *modelfile.Info
+	Labels []string
+	Post   infer.PostConfig
+	Norm   preprocess.Norm
+	BGR    bool
+
+	m infer.Model
+}
+
+// LoadModel checks and loads a model with engine, reads its labels and
+// checks that they match its score output.
+func LoadModel(engine infer.Engine, spec ModelSpec) (*Model, error) {
+	data, err := os.ReadFile(spec.Path)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", spec.Name, err)
+	}
+	info, err := modelfile.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %s: %w", spec.Name, spec.Path, err)
+	}
+	sum := sha256.Sum256(data)
+	labels := info.Labels
+	if spec.LabelsPath != "" {
+		if labels, err = ReadLabels(spec.LabelsPath); err != nil {
+			return nil, fmt.Errorf("model %q: %w", spec.Name, err)
+		}
+	}
+	if len(info.Inputs) != 1 {
+		return nil, fmt.Errorf("model %q: %s has %d inputs, want one image input", spec.Name, spec.Path, len(info.Inputs))
+	}
+	if len(info.Outputs) < 1 {
+		return nil, fmt.Errorf("model %q: %s has no outputs", spec.Name, spec.Path)
+	}
+	if in := info.Inputs[0]; len(in.Shape) != 4 || in.Shape[3] != 3 {
+		return nil, fmt.Errorf("model %q: %s input %q has shape %v, want [1,H,W,3]", spec.Name, spec.Path, in.Name, in.Shape)
+	}
+	if n := elements(info.Outputs[0].Shape); len(labels) > 0 && len(labels) != n {
+		src := spec.LabelsPath
+		if src == "" {
+			src = "the model's metadata"
+		}
+		return nil, fmt.Errorf("model %q: %s has %d labels but the model scores %d classes", spec.Name, src, len(labels), n)
+	}
+	m, err := engine.Load(spec.Path, spec.Options)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", spec.Name, err)
+	}
+	post := spec.Post
+	post.Labels = labels
+	return &Model{
+		Name: spec.Name, Path: spec.Path, Info: info, Labels: labels, Post: post,
+		Norm: spec.Norm, BGR: spec.BGR, m: m,
+		Ref: publish.ModelRef{Name: spec.Name, SHA256: hex.EncodeToString(sum[:])[:12]},
+	}, nil
+}
+
+// Close releases the model; close it after every pipeline using it.
+func (m *Model) Close() error { return m.m.Close() }
+
+// ReadLabels reads a labels file: one label per line, blank trailing lines
+// ignored.
+func ReadLabels(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	defer f.Close()
+	labels, err := parseLabels(f)
+	if err != nil {
+		return nil, fmt.Errorf("labels %s: %w", path, err)
+	}
+	return labels, nil
+}
+
+func parseLabels(r io.Reader) ([]string, error) {
+	var labels []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		labels = append(labels, strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r")))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for len(labels) > 0 && labels[len(labels)-1] == "" {
+		labels = labels[:len(labels)-1]
+	}
+	if len(labels) == 0 {
+		return nil, fmt.Errorf("no labels")
+	}
+	return labels, nil
+}
+
+func elements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}

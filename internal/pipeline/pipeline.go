@@ -1,0 +1,274 @@
+// Package pipeline runs edged's per-camera data path: capture → preprocess →
+// infer → decide → publish. Each camera has its own capture goroutine, its
+// own inference session and its own publishing goroutine, so a slow or
+// broken camera never stalls the others, and capture overlaps inference.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/edged-io/edged/internal/camera"
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/publish"
+)
+
+// Sink receives the results that pass a camera's filter, in order per camera.
+// *publish.Publisher is the MQTT sink; others (stdout) may be combined.
+type Sink interface {
+	Publish(ctx context.Context, camera string, r *publish.Result) error
+}
+
+// CameraSpec is what the pipeline needs to know about one camera.
+type CameraSpec struct {
+	Camera camera.Config // source, rate cap, ROI/resize (the resize size is filled in from the model)
+	Model  *Model        // the model this camera's frames go through
+	Filter publish.FilterConfig
+}
+
+// Options configure a pipeline run.
+type Options struct {
+	Cameras []CameraSpec
+	Sink    Sink
+	Log     *slog.Logger
+	// DrainTimeout bounds how long results still queued at shutdown are
+	// given to reach the sink. Zero means 10 seconds.
+	DrainTimeout time.Duration
+}
+
+// Pipeline runs a set of cameras.
+type Pipeline struct {
+	opts    Options
+	workers []*worker
+}
+
+// New checks the options and prepares one worker per camera. Nothing runs
+// until Run.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Sink == nil {
+		return nil, errors.New("pipeline: no sink")
+	}
+	if len(opts.Cameras) == 0 {
+		return nil, errors.New("pipeline: no cameras")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 10 * time.Second
+	}
+	p := &Pipeline{opts: opts}
+	for _, spec := range opts.Cameras {
+		w, err := newWorker(spec, opts)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		p.workers = append(p.workers, w)
+	}
+	return p, nil
+}
+
+// Run processes frames until ctx ends or every camera reached the end of its
+// input (files and folders without looping). It returns nil in both cases;
+// results already inferred when ctx ends are still handed to the sink.
+func (p *Pipeline) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(p.workers))
+	for i, w := range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// States reports each camera's capture state, by camera name.
+func (p *Pipeline) States() map[string]camera.Status {
+	out := make(map[string]camera.Status, len(p.workers))
+	for _, w := range p.workers {
+		out[w.name] = w.cam.State()
+	}
+	return out
+}
+
+// Close releases the cameras and sessions. It is safe to call twice.
+func (p *Pipeline) Close() error {
+	var errs []error
+	for _, w := range p.workers {
+		errs = append(errs, w.close())
+	}
+	return errors.Join(errs...)
+}
+
+// worker owns one camera's capture, session and result queue.
+type worker struct {
+	name   string
+	log    *slog.Logger
+	cam    *camera.Camera
+	model  *Model
+	sess   infer.Session
+	conv   *preprocess.Converter
+	post   *infer.Postprocessor
+	filter *publish.Filter
+	sink   Sink
+	drain  time.Duration
+
+	once sync.Once
+}
+
+func newWorker(spec CameraSpec, opts Options) (*worker, error) {
+	name := spec.Camera.Name
+	if spec.Model == nil {
+		return nil, fmt.Errorf("camera %q: no model", name)
+	}
+	sess, err := spec.Model.m.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("camera %q: open session on model %q: %w", name, spec.Model.Name, err)
+	}
+	w := &worker{name: name, model: spec.Model, sess: sess, sink: opts.Sink, drain: opts.DrainTimeout,
+		log: opts.Log.With("camera", name, "model", spec.Model.Name)}
+	in := sess.Inputs()[0]
+	h, wd := in.Shape[1], in.Shape[2]
+	cfg := spec.Camera
+	cfg.Spec.Width, cfg.Spec.Height = wd, h
+	cfg.Spec.BGR = spec.Model.BGR
+	if w.conv, err = preprocess.NewConverter(in, spec.Model.Norm, spec.Model.BGR); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("camera %q: model %q input: %w", name, spec.Model.Name, err)
+	}
+	if w.post, err = infer.NewPostprocessor(sess.Outputs()[0], spec.Model.Post); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("camera %q: model %q output: %w", name, spec.Model.Name, err)
+	}
+	if w.filter, err = publish.NewFilter(spec.Filter); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("camera %q: publish: %w", name, err)
+	}
+	if w.cam, err = camera.New(cfg, w.log); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("camera %q: %w", name, err)
+	}
+	return w, nil
+}
+
+// run drives capture, inference and publishing for one camera until ctx
+// ends or the source ends.
+func (w *worker) run(ctx context.Context) error {
+	capCtx, stopCapture := context.WithCancel(ctx)
+	defer stopCapture()
+	capDone := make(chan error, 1)
+	go func() { capDone <- w.cam.Run(capCtx) }()
+
+	// Results wait here for the publishing goroutine; inference never waits
+	// on the network unless the queue is full (then it back-pressures and
+	// nothing is dropped).
+	results := make(chan *publish.Result, 64)
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- w.publishLoop(ctx, results) }()
+
+	inferErr := w.inferLoop(ctx, results)
+	close(results)
+	stopCapture()
+	capErr := <-capDone
+	pubErr := <-pubDone
+	if errors.Is(capErr, context.Canceled) {
+		capErr = nil
+	}
+	return errors.Join(inferErr, capErr, pubErr)
+}
+
+// inferLoop takes frames, converts them straight into the session's input
+// tensor, invokes the model and queues the result.
+func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) error {
+	input := w.sess.InputBuffer(0)
+	for {
+		f, err := w.cam.Next(ctx)
+		if errors.Is(err, camera.ErrEndOfInput) {
+			w.log.Info("end of input")
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("camera %q: %w", w.name, err)
+		}
+		t0 := time.Now()
+		err = w.conv.Convert(input, f.Pixels)
+		t1 := time.Now()
+		if err == nil {
+			err = w.sess.Invoke()
+		}
+		var r *publish.Result
+		if err == nil {
+			r = &publish.Result{
+				Frame:    f.Number,
+				Captured: f.Captured,
+				File:     f.File,
+				Model:    w.model.Ref,
+			}
+			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(0), r.Labels)
+		}
+		t2 := time.Now()
+		if err != nil {
+			// A frame the model cannot take is skipped; the camera goes on.
+			w.log.Warn("frame skipped", "frame", f.Number, "err", err)
+			w.cam.Release(f)
+			continue
+		}
+		r.Latency = publish.Latency{
+			Capture:    f.ReadDur,
+			Preprocess: f.ResizeDur + t1.Sub(t0),
+			Infer:      t2.Sub(t1),
+			Total:      t2.Sub(f.Captured) + f.ReadDur,
+		}
+		w.cam.Release(f)
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// publishLoop applies the camera's filter and hands results to the sink. At
+// shutdown it drains what is queued within the drain timeout.
+func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) error {
+	pubCtx := ctx
+	var cancel context.CancelFunc = func() {}
+	defer func() { cancel() }()
+	for r := range in {
+		if ctx.Err() != nil && pubCtx == ctx {
+			pubCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), w.drain)
+		}
+		if !w.filter.Accept(r, time.Now()) {
+			continue
+		}
+		if err := w.sink.Publish(pubCtx, w.name, r); err != nil {
+			w.log.Error("publish failed", "frame", r.Frame, "err", err)
+		}
+	}
+	return nil
+}
+
+func (w *worker) close() error {
+	var err error
+	w.once.Do(func() {
+		var errs []error
+		if w.cam != nil {
+			errs = append(errs, w.cam.Close())
+		}
+		errs = append(errs, w.sess.Close())
+		err = errors.Join(errs...)
+	})
+	return err
+}

@@ -1,0 +1,40 @@
+# The TFLite C runtime and the conformance corpus of third-party models.
+#
+# tflite-lib: libtensorflowlite_c.so 2.9.0 for linux amd64 and arm64 (with
+# the XNNPACK delegate) and its C headers, from the npm package
+# tfjs-tflite-node@0.0.2 (Apache-2.0), into the ignored third_party/tflite/.
+# edged loads the library at run time; see internal/tflite.
+
+TFLITE_NPM     := tfjs-tflite-node@0.0.2
+TFLITE_SHA256  := 3be1632328a76a2475e5b6833253763c802c859433becb4d879ee1860e3b5284
+TFLITE_DIR     := third_party/tflite
+MEDIAPIPE_DIR  := third_party/mediapipe
+MEDIAPIPE_NPM  := @mediapipe/face_detection@0.4.1657300184 @mediapipe/hands@0.4.1675469240 \
+	@mediapipe/selfie_segmentation@0.1.1675465747
+
+.PHONY: tflite-lib conformance-models
+tflite-lib: $(TFLITE_DIR)/.stamp
+$(TFLITE_DIR)/.stamp: mk/tflite.mk
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the TFLite runtime: apt-get install npm"; exit 1; }
+	rm -rf $(TFLITE_DIR) && mkdir -p $(TFLITE_DIR)/tmp
+	cd $(TFLITE_DIR)/tmp && npm pack --silent $(TFLITE_NPM) >/dev/null
+	echo "$(TFLITE_SHA256)  $(TFLITE_DIR)/tmp/tfjs-tflite-node-0.0.2.tgz" | sha256sum -c --quiet
+	tar -xzf $(TFLITE_DIR)/tmp/tfjs-tflite-node-0.0.2.tgz -C $(TFLITE_DIR)/tmp
+	for a in linux_amd64 linux_arm64; do mkdir -p $(TFLITE_DIR)/$$a && \
+		cp $(TFLITE_DIR)/tmp/package/cc_deps/$$a/libtensorflowlite_c.so $(TFLITE_DIR)/$$a/; done
+	cp -r $(TFLITE_DIR)/tmp/package/cc_deps/include $(TFLITE_DIR)/include
+	cp $(TFLITE_DIR)/tmp/package/LICENSE $(TFLITE_DIR)/LICENSE 2>/dev/null || true
+	rm -rf $(TFLITE_DIR)/tmp
+	touch $@
+
+# conformance-models: real third-party .tflite files (float, fp16 weights,
+# sparse, multi-output, PRELU, and one needing a custom op) from MediaPipe's
+# npm packages, for internal/infer/tfliteengine's conformance tests.
+conformance-models: $(MEDIAPIPE_DIR)/.stamp
+$(MEDIAPIPE_DIR)/.stamp: mk/tflite.mk
+	rm -rf $(MEDIAPIPE_DIR) && mkdir -p $(MEDIAPIPE_DIR)/tmp
+	cd $(MEDIAPIPE_DIR)/tmp && npm pack --silent $(MEDIAPIPE_NPM) >/dev/null
+	for t in $(MEDIAPIPE_DIR)/tmp/*.tgz; do tar -xzf $$t -C $(MEDIAPIPE_DIR)/tmp && \
+		cp $(MEDIAPIPE_DIR)/tmp/package/*.tflite $(MEDIAPIPE_DIR)/ && rm -rf $(MEDIAPIPE_DIR)/tmp/package; done
+	rm -rf $(MEDIAPIPE_DIR)/tmp
+	touch $@
