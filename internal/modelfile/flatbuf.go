@@ -17,7 +17,7 @@ type buf struct {
 // table is the position of a table in the buffer and of its vtable.
 type table struct {
 	pos, vt, vtLen int
-	ok          bool
+	ok             bool
 }
 
 func (b *buf) fail(format string, args ...any) {
