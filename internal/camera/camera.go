@@ -1,0 +1,481 @@
+// Package camera captures frames with GoCV from V4L2 devices, RTSP and
+// HTTP(S)/MJPEG streams, video files and image folders, crops and resizes
+// them to the model's input size, and hands them to the pipeline.
+//
+// Live sources (devices, streams) hand over "latest frame wins": a slow model
+// never builds a backlog, and a replaced frame is counted as dropped. Files
+// and folders are pulled: the next frame is read when the previous one was
+// taken, so every frame is processed. A source that fails or ends is
+// reopened with capped exponential backoff; files and folders end the run
+// unless they loop.
+package camera
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edged-io/edged/internal/preprocess"
+)
+
+// ErrEndOfInput is returned by Next after the last frame of a file or
+// folder that does not loop.
+var ErrEndOfInput = errors.New("camera: end of input")
+
+// Backoff bounds the delay between reopening attempts.
+type Backoff struct {
+	Initial time.Duration // first delay (default 500ms)
+	Max     time.Duration // cap (default 30s)
+}
+
+// Config describes one camera.
+type Config struct {
+	Name    string
+	Source  string
+	FPS     float64 // frame-rate cap; 0 = unbounded
+	Loop    bool    // files and folders start over at the end
+	Spec    preprocess.Spec
+	Backoff Backoff
+}
+
+// Frame is one captured, resized frame.
+type Frame struct {
+	Number    uint64    // frame counter of the source since start (dropped ones included), from 1
+	Captured  time.Time // when the frame was read
+	Pixels    []byte    // Width*Height*3 BGR bytes
+	Width     int
+	Height    int
+	File      string // image file name, for folder sources
+	ReadDur   time.Duration
+	ResizeDur time.Duration
+}
+
+// Status is a snapshot of a camera's state.
+type Status struct {
+	State        string    `json:"state"` // starting, streaming, reconnecting, ended, failed
+	Kind         string    `json:"kind"`
+	LastError    string    `json:"last_error,omitempty"`
+	Since        time.Time `json:"since"`
+	Captured     uint64    `json:"captured"`
+	Dropped      uint64    `json:"dropped"`
+	Skipped      uint64    `json:"skipped"`
+	Reconnects   uint64    `json:"reconnects"`
+	DecodeErrors uint64    `json:"decode_errors"`
+}
+
+// Camera captures from one source.
+type Camera struct {
+	cfg   Config
+	src   Source
+	log   *slog.Logger
+	pool  chan *Frame
+	ready chan *Frame
+	ended chan struct{}
+
+	captured, dropped, skipped, reconnects, decodeErrs atomic.Uint64
+
+	mu     sync.Mutex
+	status Status
+
+	// capture-goroutine state (gocv); only Run and Close touch these.
+	vc         *gocv.VideoCapture
+	files      []string
+	fileIdx    int
+	raw        gocv.Mat
+	resized    gocv.Mat
+	boxed      gocv.Mat
+	plannedFor image.Point
+	crop, dst  preprocess.Rect
+	closeOnce  sync.Once
+}
+
+// New checks the configuration; nothing is opened until Run.
+func New(cfg Config, log *slog.Logger) (*Camera, error) {
+	src, err := ParseSource(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Spec.Validate(); err != nil {
+		return nil, fmt.Errorf("source %q: %w", cfg.Source, err)
+	}
+	if cfg.FPS < 0 {
+		return nil, fmt.Errorf("fps %v is negative", cfg.FPS)
+	}
+	if cfg.Backoff.Initial <= 0 {
+		cfg.Backoff.Initial = 500 * time.Millisecond
+	}
+	if cfg.Backoff.Max <= 0 {
+		cfg.Backoff.Max = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Camera{cfg: cfg, src: src, log: log.With("source", cfg.Source, "kind", src.Kind.String()),
+		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}),
+		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
+	n := cfg.Spec.Width * cfg.Spec.Height * 3
+	for i := 0; i < cap(c.pool); i++ {
+		c.pool <- &Frame{Pixels: make([]byte, n), Width: cfg.Spec.Width, Height: cfg.Spec.Height}
+	}
+	c.status = Status{State: "starting", Kind: src.Kind.String(), Since: time.Now()}
+	return c, nil
+}
+
+// Kind returns the source's kind.
+func (c *Camera) Kind() Kind { return c.src.Kind }
+
+// State returns a snapshot of the camera's state and counters.
+func (c *Camera) State() Status {
+	c.mu.Lock()
+	s := c.status
+	c.mu.Unlock()
+	s.Captured, s.Dropped, s.Skipped = c.captured.Load(), c.dropped.Load(), c.skipped.Load()
+	s.Reconnects, s.DecodeErrors = c.reconnects.Load(), c.decodeErrs.Load()
+	return s
+}
+
+func (c *Camera) setState(state string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status.State != state {
+		c.status.Since = time.Now()
+	}
+	c.status.State = state
+	if err != nil {
+		c.status.LastError = err.Error()
+	}
+}
+
+// Next blocks until the next frame, ctx's end, or the end of input.
+func (c *Camera) Next(ctx context.Context) (*Frame, error) {
+	select {
+	case f := <-c.ready:
+		return f, nil
+	default:
+	}
+	select {
+	case f := <-c.ready:
+		return f, nil
+	case <-c.ended:
+		select {
+		case f := <-c.ready:
+			return f, nil
+		default:
+			return nil, ErrEndOfInput
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Release gives a frame's buffer back for reuse.
+func (c *Camera) Release(f *Frame) {
+	if f == nil {
+		return
+	}
+	select {
+	case c.pool <- f:
+	default:
+	}
+}
+
+// Run captures until ctx ends (returns nil) or a non-looping file or folder
+// has handed over its last frame (returns nil, and Next reports
+// ErrEndOfInput).
+func (c *Camera) Run(ctx context.Context) error {
+	defer c.closeSource()
+	delay := c.cfg.Backoff.Initial
+	first := true
+	var last time.Time
+	var number uint64
+	for ctx.Err() == nil {
+		if !first {
+			c.reconnects.Add(1)
+			c.setState("reconnecting", nil)
+			c.log.Info("reopening source", "in", delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil
+			}
+			delay = min(delay*2, c.cfg.Backoff.Max)
+		}
+		first = false
+		if err := c.open(); err != nil {
+			c.setState("reconnecting", err)
+			c.log.Warn("cannot open source", "err", err)
+			continue
+		}
+		c.setState("streaming", nil)
+		healthy := false
+		for ctx.Err() == nil {
+			t0 := time.Now()
+			file, err := c.read()
+			if errors.Is(err, errEnd) {
+				if c.cfg.Loop {
+					c.closeSource()
+					if err := c.open(); err != nil {
+						c.setState("reconnecting", err)
+						break
+					}
+					continue
+				}
+				c.setState("ended", nil)
+				close(c.ended)
+				return nil
+			}
+			if errors.Is(err, errSkip) {
+				continue
+			}
+			if err != nil {
+				c.setState("reconnecting", err)
+				c.log.Warn("source failed", "err", err)
+				break
+			}
+			if !healthy {
+				healthy, delay = true, c.cfg.Backoff.Initial
+			}
+			number++
+			c.captured.Add(1)
+			// Frame-rate cap.
+			if c.cfg.FPS > 0 {
+				period := time.Duration(float64(time.Second) / c.cfg.FPS)
+				if c.src.Kind.Live() {
+					if !last.IsZero() && t0.Sub(last) < period {
+						c.skipped.Add(1)
+						continue
+					}
+				} else if wait := time.Until(last.Add(period)); !last.IsZero() && wait > 0 {
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+						return nil
+					}
+				}
+				last = time.Now()
+			}
+			if err := c.deliver(ctx, number, file, t0); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				c.decodeErrs.Add(1)
+				c.log.Warn("frame skipped", "frame", number, "err", err)
+			}
+		}
+		c.closeSource()
+	}
+	return nil
+}
+
+var (
+	errEnd  = errors.New("end of source")
+	errSkip = errors.New("frame skipped")
+)
+
+func (c *Camera) open() error {
+	switch c.src.Kind {
+	case Folder:
+		entries, err := os.ReadDir(c.src.Raw)
+		if err != nil {
+			return fmt.Errorf("read folder %s: %w", c.src.Raw, err)
+		}
+		c.files = c.files[:0]
+		for _, e := range entries {
+			switch strings.ToLower(filepath.Ext(e.Name())) {
+			case ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff":
+				if !e.IsDir() {
+					c.files = append(c.files, e.Name())
+				}
+			}
+		}
+		sort.Strings(c.files)
+		c.fileIdx = 0
+		if len(c.files) == 0 {
+			return fmt.Errorf("folder %s holds no images", c.src.Raw)
+		}
+		return nil
+	case Device:
+		var vc *gocv.VideoCapture
+		var err error
+		if c.src.Index >= 0 {
+			vc, err = gocv.OpenVideoCapture(c.src.Index)
+		} else {
+			vc, err = gocv.OpenVideoCaptureWithAPI(c.src.Raw, gocv.VideoCaptureV4L2)
+		}
+		if err != nil {
+			return fmt.Errorf("open device %s: %w", c.src.Raw, err)
+		}
+		c.vc = vc
+	default:
+		if c.src.Kind == Stream && os.Getenv("OPENCV_FFMPEG_CAPTURE_OPTIONS") == "" {
+			// A stalled stream must not block a read for ever: FFmpeg's
+			// I/O timeout (microseconds) turns a stall into a failed read.
+			os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rw_timeout;5000000|timeout;5000000")
+		}
+		vc, err := gocv.OpenVideoCaptureWithAPI(c.src.Raw, gocv.VideoCaptureFFmpeg)
+		if err != nil {
+			return fmt.Errorf("open %s %s: %w", c.src.Kind, c.src.Raw, err)
+		}
+		c.vc = vc
+	}
+	if !c.vc.IsOpened() {
+		c.closeSource()
+		return fmt.Errorf("open %s %s: OpenCV could not open it", c.src.Kind, c.src.Raw)
+	}
+	return nil
+}
+
+// read reads the next raw frame into c.raw; for folders it returns the file name.
+func (c *Camera) read() (string, error) {
+	if c.src.Kind == Folder {
+		if c.fileIdx >= len(c.files) {
+			return "", errEnd
+		}
+		name := c.files[c.fileIdx]
+		c.fileIdx++
+		img := gocv.IMRead(filepath.Join(c.src.Raw, name), gocv.IMReadColor)
+		if img.Empty() {
+			img.Close()
+			c.decodeErrs.Add(1)
+			c.log.Warn("image skipped: cannot decode", "file", filepath.Join(c.src.Raw, name))
+			return "", errSkip
+		}
+		img.CopyTo(&c.raw)
+		img.Close()
+		return name, nil
+	}
+	if c.vc == nil {
+		return "", errors.New("source is not open")
+	}
+	if !c.vc.Read(&c.raw) || c.raw.Empty() {
+		if c.src.Kind == File {
+			return "", errEnd
+		}
+		return "", errors.New("read failed (stream down or device gone)")
+	}
+	return "", nil
+}
+
+// deliver crops and resizes c.raw into a pooled frame and hands it over.
+func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 time.Time) error {
+	t1 := time.Now()
+	if c.raw.Channels() != 3 || c.raw.Type() != gocv.MatTypeCV8UC3 {
+		return fmt.Errorf("frame has %d channels of type %v, want 8-bit BGR", c.raw.Channels(), c.raw.Type())
+	}
+	size := image.Pt(c.raw.Cols(), c.raw.Rows())
+	if size != c.plannedFor {
+		crop, dst, err := c.cfg.Spec.Plan(size.X, size.Y)
+		if err != nil {
+			return err
+		}
+		if !c.plannedFor.Eq(image.Point{}) {
+			c.log.Info("frame size changed", "width", size.X, "height", size.Y)
+		}
+		c.crop, c.dst, c.plannedFor = crop, dst, size
+	}
+	var f *Frame
+	if c.src.Kind.Live() {
+		select {
+		case f = <-c.pool:
+		default:
+			// Every buffer is busy: the unconsumed frame is replaced.
+			select {
+			case f = <-c.ready:
+				c.dropped.Add(1)
+			case f = <-c.pool:
+			}
+		}
+	} else {
+		select {
+		case f = <-c.pool:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := c.resize(f.Pixels); err != nil {
+		c.Release(f)
+		return err
+	}
+	f.Number, f.Captured, f.File = number, t0, file
+	f.ReadDur, f.ResizeDur = t1.Sub(t0), time.Since(t1)
+	if c.src.Kind.Live() {
+		select {
+		case c.ready <- f:
+		default:
+			select {
+			case old := <-c.ready:
+				c.dropped.Add(1)
+				c.Release(old)
+			default:
+			}
+			c.ready <- f
+		}
+		return nil
+	}
+	select {
+	case c.ready <- f:
+		return nil
+	case <-ctx.Done():
+		c.Release(f)
+		return ctx.Err()
+	}
+}
+
+// resize writes the planned crop of c.raw, scaled into the output, into dst.
+func (c *Camera) resize(dst []byte) error {
+	W, H := c.cfg.Spec.Width, c.cfg.Spec.Height
+	region := c.raw.Region(image.Rect(c.crop.X, c.crop.Y, c.crop.X+c.crop.W, c.crop.Y+c.crop.H))
+	defer region.Close()
+	interp := gocv.InterpolationLinear
+	if c.crop.W > 2*c.dst.W {
+		interp = gocv.InterpolationArea
+	}
+	gocv.Resize(region, &c.resized, image.Pt(c.dst.W, c.dst.H), 0, 0, interp)
+	out := &c.resized
+	if c.dst.W != W || c.dst.H != H {
+		pad := c.cfg.Spec.PadValue
+		gocv.CopyMakeBorder(c.resized, &c.boxed, c.dst.Y, H-c.dst.Y-c.dst.H, c.dst.X, W-c.dst.X-c.dst.W,
+			gocv.BorderConstant, color.RGBA{R: pad, G: pad, B: pad})
+		out = &c.boxed
+	}
+	data, err := out.DataPtrUint8()
+	if err != nil {
+		return fmt.Errorf("resized frame: %w", err)
+	}
+	if len(data) != len(dst) {
+		return fmt.Errorf("resized frame has %d bytes, want %d", len(data), len(dst))
+	}
+	copy(dst, data)
+	return nil
+}
+
+func (c *Camera) closeSource() {
+	if c.vc != nil {
+		c.vc.Close()
+		c.vc = nil
+	}
+}
+
+// Close releases the camera's OpenCV resources. Call it after Run has
+// returned; it is safe to call twice.
+func (c *Camera) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeSource()
+		c.raw.Close()
+		c.resized.Close()
+		c.boxed.Close()
+	})
+	return nil
+}

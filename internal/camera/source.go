@@ -1,0 +1,68 @@
+package camera
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Kind is the kind of a frame source.
+type Kind int
+
+// Source kinds.
+const (
+	Device Kind = iota // V4L2 device by path or index
+	Stream             // RTSP or HTTP(S)/MJPEG URL
+	File               // video file
+	Folder             // folder of images, sorted by name
+)
+
+// String names the kind for logs and health reports.
+func (k Kind) String() string {
+	return [...]string{"device", "stream", "file", "folder"}[k]
+}
+
+// Live reports whether frames arrive in real time (latest frame wins) rather
+// than being pulled one after another (files and folders: nothing dropped).
+func (k Kind) Live() bool { return k == Device || k == Stream }
+
+// Source is a parsed source string.
+type Source struct {
+	Kind  Kind
+	Raw   string
+	Index int // Device: the index when given as a number, else -1
+}
+
+// ParseSource classifies s: a bare number or /dev/videoN is a device,
+// rtsp://, rtsps://, http:// and https:// are streams, a folder is an image
+// folder, anything else must be an existing video file.
+func ParseSource(s string) (Source, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Source{}, fmt.Errorf("source is empty")
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 {
+			return Source{}, fmt.Errorf("source %q: device index is negative", s)
+		}
+		return Source{Kind: Device, Raw: s, Index: n}, nil
+	}
+	lower := strings.ToLower(s)
+	for _, p := range []string{"rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://"} {
+		if strings.HasPrefix(lower, p) {
+			return Source{Kind: Stream, Raw: s, Index: -1}, nil
+		}
+	}
+	if strings.HasPrefix(s, "/dev/video") {
+		return Source{Kind: Device, Raw: s, Index: -1}, nil
+	}
+	st, err := os.Stat(s)
+	if err != nil {
+		return Source{}, fmt.Errorf("source %q: %w", s, err)
+	}
+	if st.IsDir() {
+		return Source{Kind: Folder, Raw: s, Index: -1}, nil
+	}
+	return Source{Kind: File, Raw: s, Index: -1}, nil
+}

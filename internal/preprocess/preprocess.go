@@ -1,0 +1,224 @@
+// Package preprocess turns camera pixels into a model's input: the
+// geometry of crop and resize (Spec.Plan), and the conversion of a packed
+// BGR image into the input tensor's type, written straight into the tensor
+// (Converter).
+//
+// Conversion rule: the model's real input value is (pixel-mean)/std per
+// channel; quantized inputs then store q = clamp(round(real/scale + zero
+// point)). Without a configured mean/std, edged uses the convention of the
+// field ("full range"): uint8 inputs get the raw pixel (mean 0, std 1 for a
+// scale-1 tensor; otherwise the pixel range 0..255 mapped onto 0..255),
+// int8 inputs get pixel-128, and float32 inputs get (pixel-127.5)/127.5.
+// The whole mapping is a 256-entry table per channel built once, so a frame
+// costs one pass and no allocation.
+package preprocess
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/edged-io/edged/internal/infer"
+)
+
+// Rect is a rectangle in pixels.
+type Rect struct{ X, Y, W, H int }
+
+// Empty reports whether r has no area.
+func (r Rect) Empty() bool { return r.W <= 0 || r.H <= 0 }
+
+// Resize modes.
+const (
+	Stretch    = "stretch"     // the whole region scaled to the output, aspect not kept
+	CenterCrop = "center-crop" // the largest centred part with the output's aspect, scaled
+	Letterbox  = "letterbox"   // the whole region scaled to fit, centred, padded
+)
+
+// Spec says how a frame becomes a model input image.
+type Spec struct {
+	ROI      Rect   // optional region of interest in source pixels; empty = whole frame
+	Mode     string // Stretch (default), CenterCrop or Letterbox
+	Width    int    // output size: the model's input width and height
+	Height   int
+	BGR      bool  // the model wants BGR channel order (default RGB)
+	PadValue uint8 // letterbox padding value for every channel
+}
+
+// Validate checks the spec on its own.
+func (s Spec) Validate() error {
+	switch s.Mode {
+	case "", Stretch, CenterCrop, Letterbox:
+	default:
+		return fmt.Errorf("resize %q: want stretch, center-crop or letterbox", s.Mode)
+	}
+	if s.ROI.X < 0 || s.ROI.Y < 0 || s.ROI.W < 0 || s.ROI.H < 0 {
+		return fmt.Errorf("roi %+v: negative values", s.ROI)
+	}
+	if s.Width <= 0 || s.Height <= 0 {
+		return fmt.Errorf("output size %dx%d is not positive", s.Width, s.Height)
+	}
+	return nil
+}
+
+// Plan returns, for a srcW×srcH frame, the source rectangle to read and the
+// destination rectangle inside the Width×Height output that it is scaled
+// into (the rest of the output is padding).
+func (s Spec) Plan(srcW, srcH int) (crop, dst Rect, err error) {
+	if err := s.Validate(); err != nil {
+		return crop, dst, err
+	}
+	if srcW <= 0 || srcH <= 0 {
+		return crop, dst, fmt.Errorf("frame size %dx%d is not positive", srcW, srcH)
+	}
+	crop = Rect{0, 0, srcW, srcH}
+	if !s.ROI.Empty() {
+		if s.ROI.X >= srcW || s.ROI.Y >= srcH {
+			return crop, dst, fmt.Errorf("roi %+v starts outside the %dx%d frame", s.ROI, srcW, srcH)
+		}
+		crop = s.ROI
+		crop.W = min(crop.W, srcW-crop.X) // clipped to the frame
+		crop.H = min(crop.H, srcH-crop.Y)
+	}
+	dst = Rect{0, 0, s.Width, s.Height}
+	switch s.Mode {
+	case CenterCrop:
+		// Largest centred region of the crop with the output's aspect ratio.
+		if crop.W*s.Height > crop.H*s.Width {
+			w := max(1, int(math.Round(float64(crop.H)*float64(s.Width)/float64(s.Height))))
+			crop.X += (crop.W - w) / 2
+			crop.W = w
+		} else {
+			h := max(1, int(math.Round(float64(crop.W)*float64(s.Height)/float64(s.Width))))
+			crop.Y += (crop.H - h) / 2
+			crop.H = h
+		}
+	case Letterbox:
+		scale := min(float64(s.Width)/float64(crop.W), float64(s.Height)/float64(crop.H))
+		w := min(s.Width, max(1, int(math.Round(float64(crop.W)*scale))))
+		h := min(s.Height, max(1, int(math.Round(float64(crop.H)*scale))))
+		dst = Rect{(s.Width - w) / 2, (s.Height - h) / 2, w, h}
+	}
+	return crop, dst, nil
+}
+
+// Norm is the per-channel normalisation (pixel-Mean)/Std, in RGB order.
+// A zero Norm means "full range" (see the package doc).
+type Norm struct {
+	Mean [3]float32
+	Std  [3]float32
+}
+
+// IsZero reports whether no normalisation was configured.
+func (n Norm) IsZero() bool { return n == Norm{} }
+
+// Converter writes packed BGR images into an input tensor.
+type Converter struct {
+	in    infer.TensorInfo
+	bgr   bool
+	n     int // pixels
+	lut8  [3][256]byte
+	lutF  [3][256]float32
+	float bool
+}
+
+// NewConverter prepares the conversion into tensor in ([1,H,W,3] of uint8,
+// int8 or float32). norm gives mean/std per RGB channel; bgr is true when
+// the model wants BGR order.
+func NewConverter(in infer.TensorInfo, norm Norm, bgr bool) (*Converter, error) {
+	if len(in.Shape) != 4 || in.Shape[0] != 1 || in.Shape[3] != 3 {
+		return nil, fmt.Errorf("input tensor %q has shape %v, want [1,H,W,3]", in.Name, in.Shape)
+	}
+	c := &Converter{in: in, bgr: bgr, n: in.Shape[1] * in.Shape[2]}
+	for ch := 0; ch < 3; ch++ {
+		if !norm.IsZero() && norm.Std[ch] == 0 {
+			return nil, fmt.Errorf("std[%d] is 0", ch)
+		}
+	}
+	switch in.Type {
+	case infer.DTypeFloat32:
+		c.float = true
+		if norm.IsZero() {
+			norm = Norm{Mean: [3]float32{127.5, 127.5, 127.5}, Std: [3]float32{127.5, 127.5, 127.5}}
+		}
+		for ch := 0; ch < 3; ch++ {
+			for p := 0; p < 256; p++ {
+				c.lutF[ch][p] = (float32(p) - norm.Mean[ch]) / norm.Std[ch]
+			}
+		}
+	case infer.DTypeUint8, infer.DTypeInt8:
+		lo, hi := 0, 255
+		if in.Type == infer.DTypeInt8 {
+			lo, hi = -128, 127
+		}
+		scale, zp := float64(in.Quant.Scale), float64(in.Quant.ZeroPoint)
+		for ch := 0; ch < 3; ch++ {
+			for p := 0; p < 256; p++ {
+				var q float64
+				switch {
+				case norm.IsZero():
+					q = float64(p + lo) // full range: 0..255 onto the type's range
+				case scale == 0:
+					return nil, fmt.Errorf("input tensor %q is %s without quantization parameters, but mean/std are set", in.Name, in.Type)
+				default:
+					real := (float64(p) - float64(norm.Mean[ch])) / float64(norm.Std[ch])
+					q = math.RoundToEven(real/scale + zp)
+				}
+				q = min(max(q, float64(lo)), float64(hi))
+				c.lut8[ch][p] = byte(int8(int(q))) // two's complement for int8
+				if in.Type == infer.DTypeUint8 {
+					c.lut8[ch][p] = byte(int(q))
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("input tensor %q has type %s: want uint8, int8 or float32", in.Name, in.Type)
+	}
+	return c, nil
+}
+
+// Width and Height of the images Convert takes.
+func (c *Converter) Width() int  { return c.in.Shape[2] }
+func (c *Converter) Height() int { return c.in.Shape[1] }
+
+// Convert writes the packed H×W×3 BGR image into dst, the input tensor's
+// memory, in the tensor's type and channel order.
+func (c *Converter) Convert(dst, bgr []byte) error {
+	if len(bgr) != c.n*3 {
+		return fmt.Errorf("image has %d bytes, want %d (%dx%dx3)", len(bgr), c.n*3, c.Width(), c.Height())
+	}
+	// Output channel k reads source byte src[k] of each BGR pixel.
+	src := [3]int{2, 1, 0} // RGB out of BGR
+	if c.bgr {
+		src = [3]int{0, 1, 2}
+	}
+	// The LUT is indexed by the RGB channel the value belongs to.
+	rgbOf := [3]int{0, 1, 2}
+	if c.bgr {
+		rgbOf = [3]int{2, 1, 0}
+	}
+	if c.float {
+		if len(dst) != c.n*12 {
+			return fmt.Errorf("input buffer has %d bytes, want %d", len(dst), c.n*12)
+		}
+		l0, l1, l2 := &c.lutF[rgbOf[0]], &c.lutF[rgbOf[1]], &c.lutF[rgbOf[2]]
+		for i := 0; i < c.n; i++ {
+			p := bgr[3*i : 3*i+3 : 3*i+3]
+			o := dst[12*i : 12*i+12 : 12*i+12]
+			binary.LittleEndian.PutUint32(o[0:], math.Float32bits(l0[p[src[0]]]))
+			binary.LittleEndian.PutUint32(o[4:], math.Float32bits(l1[p[src[1]]]))
+			binary.LittleEndian.PutUint32(o[8:], math.Float32bits(l2[p[src[2]]]))
+		}
+		return nil
+	}
+	if len(dst) != c.n*3 {
+		return fmt.Errorf("input buffer has %d bytes, want %d", len(dst), c.n*3)
+	}
+	l0, l1, l2 := &c.lut8[rgbOf[0]], &c.lut8[rgbOf[1]], &c.lut8[rgbOf[2]]
+	s0, s1, s2 := src[0], src[1], src[2]
+	for i := 0; i < c.n; i++ {
+		p := bgr[3*i : 3*i+3 : 3*i+3]
+		o := dst[3*i : 3*i+3 : 3*i+3]
+		o[0], o[1], o[2] = l0[p[s0]], l1[p[s1]], l2[p[s2]]
+	}
+	return nil
+}
