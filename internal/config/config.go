@@ -1,0 +1,507 @@
+// Package config loads edged's YAML configuration strictly: an unknown key,
+// a wrong type or a bad value is an error naming the file, the field path
+// (cameras[1].fps) and the line. Defaults live in the structs' `default`
+// tags and are applied in one place (applyDefaults).
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Device  string   `yaml:"device"` // default: the host name
+	Log     Log      `yaml:"log"`
+	HTTP    HTTP     `yaml:"http"`
+	Broker  Broker   `yaml:"broker"`
+	Models  []Model  `yaml:"models"`
+	Cameras []Camera `yaml:"cameras"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level" default:"info"`  // debug, info, warn, error
+	Format string `yaml:"format" default:"auto"` // auto (JSON unless a terminal), json, text
+}
+
+// HTTP configures the health and metrics endpoint.
+type HTTP struct {
+	Addr string `yaml:"addr"` // empty: disabled
+}
+
+// Broker configures the MQTT connection.
+type Broker struct {
+	URL                string        `yaml:"url"` // empty: the embedded broker
+	EmbeddedAddr       string        `yaml:"embedded_addr" default:"127.0.0.1:1883"`
+	ClientID           string        `yaml:"client_id"`
+	Username           string        `yaml:"username"`
+	Password           string        `yaml:"password"` // discouraged: use password_file
+	PasswordFile       string        `yaml:"password_file"`
+	PasswordCredential string        `yaml:"password_credential"` // systemd credential name
+	TLS                TLS           `yaml:"tls"`
+	QoS                int           `yaml:"qos" default:"1"`
+	Retain             bool          `yaml:"retain"`
+	TopicPrefix        string        `yaml:"topic_prefix" default:"edged"`
+	KeepAlive          time.Duration `yaml:"keepalive" default:"30s"`
+	ConnectTimeout     time.Duration `yaml:"connect_timeout" default:"10s"`
+}
+
+// TLS configures TLS to the broker.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	ServerName         string `yaml:"server_name"`
+}
+
+// Model configures one model.
+type Model struct {
+	Name       string    `yaml:"name" default:"default"`
+	Path       string    `yaml:"path"`   // empty: the bundled default model
+	Labels     string    `yaml:"labels"` // empty: from the model's metadata
+	Threads    int       `yaml:"threads" default:"1"`
+	Accelerate string    `yaml:"accelerate" default:"auto"`
+	TopK       int       `yaml:"top_k" default:"5"`
+	Threshold  float64   `yaml:"threshold"`
+	Softmax    string    `yaml:"softmax" default:"auto"`
+	Mean       []float64 `yaml:"mean"`
+	Std        []float64 `yaml:"std"`
+	Color      string    `yaml:"color" default:"rgb"`
+}
+
+// Camera configures one camera.
+type Camera struct {
+	Name      string    `yaml:"name"`
+	Source    string    `yaml:"source"`
+	Model     string    `yaml:"model"` // default: the first model
+	FPS       float64   `yaml:"fps"`
+	Loop      bool      `yaml:"loop"`
+	ROI       ROI       `yaml:"roi"`
+	Resize    string    `yaml:"resize" default:"stretch"`
+	Reconnect Reconnect `yaml:"reconnect"`
+	Publish   Publish   `yaml:"publish"`
+}
+
+// ROI is a region of interest in source pixels.
+type ROI struct {
+	X int `yaml:"x"`
+	Y int `yaml:"y"`
+	W int `yaml:"w"`
+	H int `yaml:"h"`
+}
+
+// Reconnect bounds the backoff between reopening attempts.
+type Reconnect struct {
+	Initial time.Duration `yaml:"initial" default:"500ms"`
+	Max     time.Duration `yaml:"max" default:"30s"`
+}
+
+// Publish says which results are published.
+type Publish struct {
+	Mode      string        `yaml:"mode" default:"every"` // every, change
+	Heartbeat time.Duration `yaml:"heartbeat" default:"30s"`
+	Smoothing int           `yaml:"smoothing" default:"1"`
+}
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Error is a configuration error at a field.
+type Error struct {
+	File  string
+	Field string // path such as cameras[1].fps; empty for the document
+	Line  int    // 0 when unknown (a missing field)
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": %s", e.Field)
+	}
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	return b.String()
+}
+
+// Parse reads a configuration from data; name is used in errors.
+func Parse(data []byte, name string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	cfg := &Config{}
+	d := decoder{file: name}
+	if len(doc.Content) > 0 {
+		if err := d.decode(doc.Content[0], reflect.ValueOf(cfg).Elem(), ""); err != nil {
+			return nil, err
+		}
+	}
+	applyDefaults(reflect.ValueOf(cfg).Elem(), d.set)
+	if err := cfg.validate(name, d.lines); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// decoder walks the YAML tree beside the Go value, so every error knows its
+// field path and line.
+type decoder struct {
+	file  string
+	set   map[string]bool // field paths present in the file
+	lines map[string]int  // field path → line
+}
+
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) error {
+	return &Error{File: d.file, Field: path, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
+	if d.set == nil {
+		d.set, d.lines = map[string]bool{}, map[string]int{}
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.set[path], d.lines[path] = true, n.Line
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil // an empty value keeps the default
+	}
+	if v.Type() == reflect.TypeOf(time.Duration(0)) {
+		if n.Kind != yaml.ScalarNode {
+			return d.fail(n, path, "want a duration such as 500ms or 30s")
+		}
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil || dur < 0 {
+			return d.fail(n, path, "%q is not a duration such as 500ms or 30s", n.Value)
+		}
+		v.SetInt(int64(dur))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return d.fail(n, path, "want a mapping of keys, got %s", kindName(n))
+		}
+		fields := map[string]int{}
+		for i := 0; i < v.NumField(); i++ {
+			fields[v.Type().Field(i).Tag.Get("yaml")] = i
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			idx, ok := fields[k.Value]
+			if !ok {
+				return d.fail(k, p, "unknown key %q", k.Value)
+			}
+			if seen[k.Value] {
+				return d.fail(k, p, "key %q given twice", k.Value)
+			}
+			seen[k.Value] = true
+			if err := d.decode(val, v.Field(idx), p); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			if v.Type().Elem().Kind() == reflect.Float64 && n.Kind == yaml.ScalarNode {
+				// one value for every channel
+				s := reflect.MakeSlice(v.Type(), 1, 1)
+				if err := d.decode(n, s.Index(0), path+"[0]"); err != nil {
+					return err
+				}
+				v.Set(s)
+				return nil
+			}
+			return d.fail(n, path, "want a list, got %s", kindName(n))
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			if err := d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+	default:
+		if n.Kind != yaml.ScalarNode {
+			return d.fail(n, path, "want a %s value, got %s", v.Kind(), kindName(n))
+		}
+		if err := setScalar(v, n); err != nil {
+			return d.fail(n, path, "%v", err)
+		}
+	}
+	return nil
+}
+
+func setScalar(v reflect.Value, n *yaml.Node) error {
+	switch v.Kind() {
+	case reflect.String:
+		if n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float" {
+			return fmt.Errorf("%q is not a string", n.Value)
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil || n.Tag != "!!bool" {
+			return fmt.Errorf("%q is not true or false", n.Value)
+		}
+		v.SetBool(b)
+	case reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if err != nil || n.Tag != "!!int" {
+			return fmt.Errorf("%q is not a whole number", n.Value)
+		}
+		v.SetInt(int64(i))
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || (n.Tag != "!!int" && n.Tag != "!!float") {
+			return fmt.Errorf("%q is not a number", n.Value)
+		}
+		v.SetFloat(f)
+	default:
+		return fmt.Errorf("unsupported field type %s", v.Kind())
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// applyDefaults fills fields that the file did not set from their
+// `default` tags, recursively (list items too).
+func applyDefaults(v reflect.Value, set map[string]bool) { fill(v, "", set) }
+
+func fill(v reflect.Value, path string, set map[string]bool) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			p := join(path, f.Tag.Get("yaml"))
+			if def, ok := f.Tag.Lookup("default"); ok && !set[p] {
+				n := &yaml.Node{Kind: yaml.ScalarNode, Value: def, Tag: tagOf(v.Field(i))}
+				if v.Field(i).Type() == reflect.TypeOf(time.Duration(0)) {
+					dur, _ := time.ParseDuration(def)
+					v.Field(i).SetInt(int64(dur))
+				} else if err := setScalar(v.Field(i), n); err != nil {
+					panic(fmt.Sprintf("config: bad default %q for %s: %v", def, p, err))
+				}
+			}
+			fill(v.Field(i), p, set)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			fill(v.Index(i), fmt.Sprintf("%s[%d]", path, i), set)
+		}
+	}
+}
+
+func tagOf(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Bool:
+		return "!!bool"
+	case reflect.Int:
+		return "!!int"
+	case reflect.Float64:
+		return "!!float"
+	default:
+		return "!!str"
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// validate checks values; errors carry the line of the offending field.
+func (c *Config) validate(file string, lines map[string]int) error {
+	bad := func(path, format string, args ...any) error {
+		return &Error{File: file, Field: path, Line: lines[path], Msg: fmt.Sprintf(format, args...)}
+	}
+	oneOf := func(path, v string, allowed ...string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return bad(path, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	if c.Device != "" && !nameRE.MatchString(c.Device) {
+		return bad("device", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", c.Device)
+	}
+	if err := oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	if err := oneOf("log.format", c.Log.Format, "auto", "json", "text"); err != nil {
+		return err
+	}
+	b := c.Broker
+	if b.QoS < 0 || b.QoS > 2 {
+		return bad("broker.qos", "%d is not 0, 1 or 2", b.QoS)
+	}
+	if b.TopicPrefix == "" || strings.ContainsAny(b.TopicPrefix, "+#") || strings.HasPrefix(b.TopicPrefix, "/") || strings.HasSuffix(b.TopicPrefix, "/") {
+		return bad("broker.topic_prefix", "%q must be non-empty, without wildcards or leading/trailing '/'", b.TopicPrefix)
+	}
+	if b.URL != "" {
+		scheme, _, ok := strings.Cut(b.URL, "://")
+		if !ok {
+			return bad("broker.url", "%q needs a scheme such as tcp:// or ssl://", b.URL)
+		}
+		if err := oneOf("broker.url", scheme, "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"); err != nil {
+			return err
+		}
+	}
+	secrets := 0
+	for _, s := range []string{b.Password, b.PasswordFile, b.PasswordCredential} {
+		if s != "" {
+			secrets++
+		}
+	}
+	if secrets > 1 {
+		return bad("broker.password_file", "give only one of password, password_file and password_credential")
+	}
+	if (b.TLS.CertFile == "") != (b.TLS.KeyFile == "") {
+		return bad("broker.tls.cert_file", "cert_file and key_file go together")
+	}
+	if b.KeepAlive < time.Second {
+		return bad("broker.keepalive", "%v is shorter than 1s", b.KeepAlive)
+	}
+	if len(c.Models) == 0 {
+		c.Models = []Model{{}}
+		applyDefaults(reflect.ValueOf(&c.Models[0]).Elem(), nil)
+	}
+	models := map[string]bool{}
+	for i, m := range c.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		if !nameRE.MatchString(m.Name) {
+			return bad(p+".name", "%q may only hold letters, digits, '-' and '_'", m.Name)
+		}
+		if models[m.Name] {
+			return bad(p+".name", "model %q is defined twice", m.Name)
+		}
+		models[m.Name] = true
+		if m.Threads < 0 || m.Threads > 64 {
+			return bad(p+".threads", "%d is not between 0 and 64", m.Threads)
+		}
+		if err := oneOf(p+".accelerate", m.Accelerate, "auto", "on", "off"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".softmax", m.Softmax, "auto", "on", "off"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".color", m.Color, "rgb", "bgr"); err != nil {
+			return err
+		}
+		if m.TopK < 1 {
+			return bad(p+".top_k", "%d is less than 1", m.TopK)
+		}
+		if m.Threshold < 0 || m.Threshold > 1 {
+			return bad(p+".threshold", "%v is not between 0 and 1", m.Threshold)
+		}
+		if len(m.Mean) != 0 && len(m.Mean) != 1 && len(m.Mean) != 3 {
+			return bad(p+".mean", "give 1 or 3 values, not %d", len(m.Mean))
+		}
+		if len(m.Std) != 0 && len(m.Std) != 1 && len(m.Std) != 3 {
+			return bad(p+".std", "give 1 or 3 values, not %d", len(m.Std))
+		}
+		if (len(m.Mean) == 0) != (len(m.Std) == 0) {
+			return bad(p+".std", "mean and std go together")
+		}
+		for j, s := range m.Std {
+			if s <= 0 {
+				return bad(fmt.Sprintf("%s.std[%d]", p, j), "%v is not positive", s)
+			}
+		}
+	}
+	if len(c.Cameras) == 0 {
+		return bad("cameras", "no cameras configured")
+	}
+	cams := map[string]bool{}
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		p := fmt.Sprintf("cameras[%d]", i)
+		if !nameRE.MatchString(cam.Name) {
+			return bad(p+".name", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", cam.Name)
+		}
+		if cams[cam.Name] {
+			return bad(p+".name", "camera %q is defined twice", cam.Name)
+		}
+		cams[cam.Name] = true
+		if strings.TrimSpace(cam.Source) == "" {
+			return bad(p+".source", "is empty")
+		}
+		if cam.Model == "" {
+			cam.Model = c.Models[0].Name
+		} else if !models[cam.Model] {
+			return bad(p+".model", "no model named %q", cam.Model)
+		}
+		if cam.FPS < 0 {
+			return bad(p+".fps", "%v is negative", cam.FPS)
+		}
+		if cam.ROI.X < 0 || cam.ROI.Y < 0 || cam.ROI.W < 0 || cam.ROI.H < 0 || (cam.ROI.W == 0) != (cam.ROI.H == 0) {
+			return bad(p+".roi", "%+v: values must be non-negative, and w and h given together", cam.ROI)
+		}
+		if err := oneOf(p+".resize", cam.Resize, "stretch", "center-crop", "letterbox"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".publish.mode", cam.Publish.Mode, "every", "change"); err != nil {
+			return err
+		}
+		if cam.Publish.Smoothing < 1 || cam.Publish.Smoothing > 100 {
+			return bad(p+".publish.smoothing", "%d is not between 1 and 100", cam.Publish.Smoothing)
+		}
+		if cam.Reconnect.Initial <= 0 || cam.Reconnect.Max < cam.Reconnect.Initial {
+			return bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
+		}
+	}
+	return nil
+}
+
+// Defaults returns a configuration with every default applied and no
+// cameras: the starting point of edged's quick mode.
+func Defaults() *Config {
+	c := &Config{Models: []Model{{}}}
+	applyDefaults(reflect.ValueOf(c).Elem(), nil)
+	return c
+}
+
+// NewCamera returns a camera with defaults applied.
+func NewCamera(name, source string) Camera {
+	c := Camera{Name: name, Source: source}
+	applyDefaults(reflect.ValueOf(&c).Elem(), nil)
+	return c
+}
+
+// Validate checks a configuration built in code (quick mode).
+func (c *Config) Validate() error { return c.validate("command line", nil) }

@@ -1,0 +1,84 @@
+package config
+
+import (
+	_ "embed"
+	"strings"
+	"testing"
+	"time"
+)
+
+//go:embed sample.yaml
+var sample []byte
+
+func TestSampleLoads(t *testing.T) {
+	c, err := Parse(sample, "sample.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cameras[0].FPS != 5 || c.Broker.QoS != 1 || c.Models[0].TopK != 5 || c.Cameras[0].Reconnect.Max != 30*time.Second {
+		t.Errorf("sample decoded as %+v", c)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("cameras:\n  - name: a\n    source: /dev/video0\n  - name: b\n    source: x.mp4\n    fps: 2\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Broker.TopicPrefix != "edged" || c.Broker.QoS != 1 || c.Broker.KeepAlive != 30*time.Second {
+		t.Errorf("broker defaults %+v", c.Broker)
+	}
+	if len(c.Models) != 1 || c.Models[0].Name != "default" || c.Cameras[1].Model != "default" {
+		t.Errorf("model defaults %+v %+v", c.Models, c.Cameras[1])
+	}
+	if c.Cameras[1].Resize != "stretch" || c.Cameras[1].Publish.Smoothing != 1 || c.Cameras[1].FPS != 2 {
+		t.Errorf("camera defaults %+v", c.Cameras[1])
+	}
+}
+
+func TestExplicitZeroKept(t *testing.T) {
+	c, err := Parse([]byte("broker: {qos: 0}\ncameras: [{name: a, source: '0'}]\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Broker.QoS != 0 {
+		t.Errorf("qos %d, want the explicit 0", c.Broker.QoS)
+	}
+}
+
+func TestErrorsNameFieldAndLine(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"cameras:\n  - name: a\n    source: x\n    fsp: 3\n", "t.yaml:4: cameras[0].fsp: unknown key"},
+		{"cameras:\n  - name: a\n    source: x\n    fps: fast\n", "t.yaml:4: cameras[0].fps: \"fast\" is not a number"},
+		{"cameras:\n  - name: a\n    source: x\n  - name: b\n    source: y\n    fps: -1\n", "t.yaml:6: cameras[1].fps: -1 is negative"},
+		{"broker:\n  qos: 3\ncameras: [{name: a, source: x}]\n", "t.yaml:2: broker.qos: 3 is not 0, 1 or 2"},
+		{"broker:\n  keepalive: soon\ncameras: [{name: a, source: x}]\n", "t.yaml:2: broker.keepalive: \"soon\" is not a duration"},
+		{"cameras:\n  - name: a/b\n    source: x\n", "t.yaml:2: cameras[0].name"},
+		{"cameras:\n  - name: a\n    source: x\n    model: nope\n", "t.yaml:4: cameras[0].model: no model named \"nope\""},
+		{"cameras:\n  - name: a\n    source: x\n    resize: zoom\n", "cameras[0].resize: \"zoom\" is not one of"},
+		{"cameras:\n  - name: a\n    source: x\n  - name: a\n    source: y\n", "t.yaml:4: cameras[1].name: camera \"a\" is defined twice"},
+		{"cameras: 3\n", "t.yaml:1: cameras: want a list"},
+		{"models:\n  - name: m\n    std: [0, 1, 1]\n    mean: [1,1,1]\ncameras: [{name: a, source: x}]\n", "models[0].std[0]: 0 is not positive"},
+		{"cameras:\n  - name: a\n    source: x\n    loop: maybe\n", "t.yaml:4: cameras[0].loop: \"maybe\" is not true or false"},
+		{"device: ok\n", "cameras: no cameras configured"},
+		{"cameras: [\n", "t.yaml"},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.yaml), "t.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error containing %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(sample)
+	f.Add([]byte("cameras: [{name: a, source: x, fps: 1e9}]"))
+	f.Add([]byte("&a [*a]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, "fuzz.yaml")
+		if err == nil && len(c.Cameras) == 0 {
+			t.Fatal("accepted a config without cameras")
+		}
+	})
+}
