@@ -1,0 +1,53 @@
+package publish
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// Broker is the embedded MQTT broker edged starts when no broker is
+// configured, so that it works out of the box.
+type Broker struct {
+	srv  *mochi.Server
+	addr string
+}
+
+// StartEmbedded starts a broker on addr, which must be a loopback address:
+// the embedded broker accepts every client and is not for the network.
+func StartEmbedded(addr string, log *slog.Logger) (*Broker, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("embedded broker address %q: only loopback addresses are allowed", addr)
+	}
+	// Check the port first, so that a busy port is a clear error now.
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	l.Close()
+	srv := mochi.New(&mochi.Options{Logger: log.With("component", "embedded-broker")})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})); err != nil {
+		return nil, fmt.Errorf("embedded broker on %s: %w", addr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		return nil, fmt.Errorf("embedded broker on %s: %w", addr, err)
+	}
+	return &Broker{srv: srv, addr: addr}, nil
+}
+
+// URL returns the broker's tcp:// URL.
+func (b *Broker) URL() string { return "tcp://" + b.addr }
+
+// Close stops the broker.
+func (b *Broker) Close() error { return b.srv.Close() }

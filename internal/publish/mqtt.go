@@ -1,0 +1,219 @@
+package publish
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edged-io/edged/internal/config"
+)
+
+// Publisher publishes results to an MQTT broker.
+type Publisher struct {
+	cfg    config.Broker
+	device string
+	log    *slog.Logger
+	client mqtt.Client
+	status string // <prefix>/<device>/status
+
+	mu     sync.Mutex
+	enc    Encoder
+	seq    map[string]uint64
+	topics map[string]string
+	closed bool
+}
+
+// NewBootID returns a random id for one run of the daemon.
+func NewBootID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// New prepares a publisher for the broker in cfg; Connect connects.
+func New(cfg config.Broker, device, boot string, log *slog.Logger) (*Publisher, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("publish: broker url is empty")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("broker url %q: %w", cfg.URL, err)
+	}
+	password, err := readPassword(cfg)
+	if err != nil {
+		return nil, err
+	}
+	secure := u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "wss"
+	if password != "" && !secure && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("broker %s: refusing to send a password over plain TCP to a non-loopback host; use ssl://", cfg.URL)
+	}
+	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
+		status: cfg.TopicPrefix + "/" + device + "/status",
+		enc:    Encoder{Device: device, Boot: boot}, seq: map[string]uint64{}, topics: map[string]string{}}
+	clientID := cfg.ClientID
+	if clientID == "" {
+		clientID = "edged-" + device
+	}
+	opts := mqtt.NewClientOptions().
+		AddBroker(cfg.URL).
+		SetClientID(clientID).
+		SetUsername(cfg.Username).
+		SetPassword(password).
+		SetKeepAlive(cfg.KeepAlive).
+		SetConnectTimeout(cfg.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(30*time.Second).
+		SetCleanSession(true).
+		SetOrderMatters(true).
+		SetBinaryWill(p.status, []byte("offline"), 1, true).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			p.log.Info("connected to broker")
+			c.Publish(p.status, 1, true, "online")
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			p.log.Warn("connection to broker lost", "err", err)
+		})
+	if secure {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.SetTLSConfig(tc)
+	}
+	p.client = mqtt.NewClient(opts)
+	return p, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// readPassword returns the broker password from the file, the systemd
+// credential, or the config, in that order.
+func readPassword(cfg config.Broker) (string, error) {
+	switch {
+	case cfg.PasswordFile != "":
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("broker.password_file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	case cfg.PasswordCredential != "":
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return "", fmt.Errorf("broker.password_credential %q: $CREDENTIALS_DIRECTORY is not set (not run by systemd with LoadCredential=)", cfg.PasswordCredential)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, cfg.PasswordCredential))
+		if err != nil {
+			return "", fmt.Errorf("broker.password_credential: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return cfg.Password, nil
+}
+
+func tlsConfig(c config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("broker.tls.ca_file %s: no PEM certificates in it", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker.tls.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Connect connects to the broker, waiting up to the connect timeout. The
+// client keeps retrying in the background after a failure.
+func (p *Publisher) Connect(ctx context.Context) error {
+	tok := p.client.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("connect to %s: %w", p.cfg.URL, err)
+		}
+		return nil
+	case <-time.After(p.cfg.ConnectTimeout):
+		return fmt.Errorf("connect to %s: no connection within %v (still retrying)", p.cfg.URL, p.cfg.ConnectTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Publish encodes r and publishes it on <prefix>/<device>/<camera>/result,
+// waiting for the broker's acknowledgement at QoS 1 and 2.
+func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errors.New("publish: publisher is closed")
+	}
+	topic, ok := p.topics[camera]
+	if !ok {
+		topic = p.cfg.TopicPrefix + "/" + p.device + "/" + camera + "/result"
+		p.topics[camera] = topic
+	}
+	p.seq[camera]++
+	payload := append([]byte(nil), p.enc.Encode(camera, p.seq[camera], r)...)
+	tok := p.client.Publish(topic, byte(p.cfg.QoS), p.cfg.Retain, payload)
+	p.mu.Unlock()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
+	}
+}
+
+// Close publishes "offline" and disconnects; it is safe to call twice.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if p.client.IsConnected() {
+		tok := p.client.Publish(p.status, 1, true, "offline")
+		select {
+		case <-tok.Done():
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	p.client.Disconnect(250)
+	return nil
+}
