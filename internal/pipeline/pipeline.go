@@ -31,6 +31,20 @@ type CameraSpec struct {
 	Filter publish.FilterConfig
 }
 
+// Multi is a Sink that hands each result to every sink in turn.
+type Multi []Sink
+
+// Publish hands r to each sink; it returns the errors of those that failed.
+func (m Multi) Publish(ctx context.Context, camera string, r *publish.Result) error {
+	var errs []error
+	for _, s := range m {
+		if err := s.Publish(ctx, camera, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Options configure a pipeline run.
 type Options struct {
 	Cameras []CameraSpec
@@ -149,7 +163,11 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 		sess.Close()
 		return nil, fmt.Errorf("camera %q: model %q output: %w", name, spec.Model.Name, err)
 	}
-	if w.filter, err = publish.NewFilter(spec.Filter); err != nil {
+	fc := spec.Filter
+	if fc.TopK == 0 {
+		fc.TopK = spec.Model.Post.TopK
+	}
+	if w.filter, err = publish.NewFilter(fc); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("camera %q: publish: %w", name, err)
 	}
@@ -243,17 +261,20 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 // publishLoop applies the camera's filter and hands results to the sink. At
 // shutdown it drains what is queued within the drain timeout.
 func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) error {
-	pubCtx := ctx
-	var cancel context.CancelFunc = func() {}
-	defer func() { cancel() }()
+	// Once ctx ends, what is still queued gets the drain timeout to reach
+	// the sink, so results already inferred are not lost on shutdown.
+	drainCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(w.drain, cancel)
+		context.AfterFunc(drainCtx, func() { t.Stop() })
+	})
+	defer stop()
 	for r := range in {
-		if ctx.Err() != nil && pubCtx == ctx {
-			pubCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), w.drain)
-		}
 		if !w.filter.Accept(r, time.Now()) {
 			continue
 		}
-		if err := w.sink.Publish(pubCtx, w.name, r); err != nil {
+		if err := w.sink.Publish(drainCtx, w.name, r); err != nil {
 			w.log.Error("publish failed", "frame", r.Frame, "err", err)
 		}
 	}

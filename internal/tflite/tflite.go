@@ -426,3 +426,4 @@ func (it *Interpreter) closeLocked() {
 	it.model.refs--
 	it.model.freeLocked()
 }
+

@@ -60,6 +60,11 @@ def export_int8(model: nn.Module, size: int, mean: Sequence[float], std: Sequenc
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.uint8
     conv.inference_output_type = tf.uint8
+    # TF >= 2.16 quantizes FULLY_CONNECTED weights per output channel by
+    # default; TFLite runtimes before that (edged's bundled 2.9 among them)
+    # read only the first scale and compute garbage. Per-tensor dense
+    # weights run correctly everywhere.
+    conv._experimental_disable_per_channel_quantization_for_dense_layers = True
     data = conv.convert()
 
     md = metadata.model_metadata(name, description, "1", "edged-train", "see model card")

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/daemon"
+	"github.com/edged-io/edged/internal/infer/tfliteengine"
+	"github.com/edged-io/edged/internal/modelfile"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edged run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML configuration file (several cameras and models)")
+	source := fs.String("source", "", "quick mode: camera source (device index, /dev/videoN, rtsp://, http(s)://, video file, image folder)")
+	model := fs.String("model", "", "model file (default: the bundled EfficientNet-Lite0 ImageNet int8 model)")
+	labels := fs.String("labels", "", "labels file, one per line (default: from the model's metadata)")
+	broker := fs.String("broker", "", "MQTT broker URL, e.g. tcp://host:1883 (default: start the embedded broker)")
+	device := fs.String("device", "", "device id in MQTT topics (default: the host name)")
+	cam := fs.String("camera", "cam0", "camera name in MQTT topics")
+	fps := fs.Float64("fps", 0, "frame-rate cap (0: unbounded)")
+	topK := fs.Int("top-k", 5, "labels per result")
+	threshold := fs.Float64("threshold", 0, "minimum score of a reported label")
+	threads := fs.Int("threads", 1, "inference threads")
+	loop := fs.Bool("loop", false, "start a video file or image folder over at its end")
+	resize := fs.String("resize", "stretch", "stretch, center-crop or letterbox")
+	printResults := fs.Bool("stdout", false, "also print every result as a JSON line on standard output")
+	noMQTT := fs.Bool("no-mqtt", false, "publish nowhere but standard output (implies --stdout)")
+	lib := fs.String("tflite-lib", "", "path of libtensorflowlite_c.so (default: search the usual places)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	var cfg *config.Config
+	switch {
+	case *cfgPath != "" && *source != "":
+		return usageError{"give either --config or --source, not both"}
+	case *cfgPath != "":
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	case *source != "":
+		cfg = config.Defaults()
+		cfg.Device, cfg.Broker.URL = *device, *broker
+		m := &cfg.Models[0]
+		m.Path, m.Labels, m.TopK, m.Threshold, m.Threads = *model, *labels, *topK, *threshold, *threads
+		c := config.NewCamera(*cam, *source)
+		c.FPS, c.Loop, c.Resize = *fps, *loop, *resize
+		cfg.Cameras = []config.Camera{c}
+		if err := cfg.Validate(); err != nil {
+			return usageError{err.Error()}
+		}
+	default:
+		return usageError{"edged run needs --config FILE or --source SRC"}
+	}
+	if *logLevel != "" {
+		cfg.Log.Level = *logLevel
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, Log: log, NoMQTT: *noMQTT}
+	if *printResults || *noMQTT {
+		opts.Stdout = stdout
+	}
+	log.Info("edged starting", "version", version)
+	return daemon.Run(ctx, opts)
+}
+
+// newLogger logs JSON when stderr is not a terminal (journald), text on one.
+func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.Level)
+	}
+	format := c.Format
+	if format == "auto" || format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, ho)), nil
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edged check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "YAML configuration file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *path == "" {
+		return usageError{"check-config needs --config FILE"}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d models, %d cameras)\n", *path, len(cfg.Models), len(cfg.Cameras))
+	return nil
+}
+
+func cmdModel(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "inspect" {
+		return usageError{"usage: edged model inspect [--json] FILE"}
+	}
+	fs := flag.NewFlagSet("edged model inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 1 {
+		return usageError{"usage: edged model inspect [--json] FILE"}
+	}
+	info, _, err := modelfile.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	return info.WriteText(stdout)
+}
+
+func cmdVersion(stdout io.Writer) error {
+	fmt.Fprintf(stdout, "edged %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if e, err := tfliteengine.Open(""); err == nil {
+		fmt.Fprintf(stdout, "runtime: %s (%s)\n", e.Name(), e.LibraryPath())
+	} else {
+		fmt.Fprintf(stdout, "runtime: not found (%s)\n", strings.SplitN(err.Error(), "\n", 2)[0])
+	}
+	return nil
+}

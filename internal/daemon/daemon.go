@@ -1,0 +1,204 @@
+// Package daemon turns a configuration into a running edged: it opens the
+// inference engine, loads the models, starts the embedded broker when no
+// broker is configured, connects the publisher, and runs the pipeline until
+// the context ends or every finite source is done. Shutdown runs in the
+// reverse order: capture stops, in-flight results are published, "offline"
+// is announced, the broker stops.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edged-io/edged/internal/camera"
+	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/infer/tfliteengine"
+	"github.com/edged-io/edged/internal/pipeline"
+	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/publish"
+)
+
+// DefaultModelFile is the file name of the bundled default model.
+const DefaultModelFile = "efficientnet_lite0_int8.tflite"
+
+// Options configure a run.
+type Options struct {
+	Config    *config.Config
+	Stdout    io.Writer // when set, every published result is also written here as a JSON line
+	NoMQTT    bool      // only the Stdout sink: no broker, embedded or not
+	TFLiteLib string    // explicit runtime library path; empty searches the usual places
+	Log       *slog.Logger
+}
+
+// DefaultModelPath finds the bundled default model: $EDGED_MODEL_DIR, the
+// source tree's models/ beside bin/, an installed package's share folder,
+// or ./models.
+func DefaultModelPath() (string, error) {
+	var c []string
+	if d := os.Getenv("EDGED_MODEL_DIR"); d != "" {
+		c = append(c, filepath.Join(d, DefaultModelFile))
+	}
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		c = append(c, filepath.Join(dir, "..", "models", DefaultModelFile),
+			filepath.Join(dir, "..", "share", "edged", "models", DefaultModelFile))
+	}
+	c = append(c, filepath.Join("/usr/share/edged/models", DefaultModelFile), filepath.Join("models", DefaultModelFile))
+	for _, p := range c {
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Clean(p), nil
+		}
+	}
+	return "", fmt.Errorf("the bundled default model %s was not found in %v; give a model with --model or models[].path", DefaultModelFile, c)
+}
+
+// Hostname returns the host name as a valid device id.
+func Hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "edged"
+	}
+	out := []rune{}
+	for _, r := range h {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			out = append(out, r)
+		default:
+			out = append(out, '-')
+		}
+	}
+	return string(out)
+}
+
+// Run runs edged until ctx ends or every camera's input has ended.
+func Run(ctx context.Context, opts Options) error {
+	cfg, log := opts.Config, opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	device := cfg.Device
+	if device == "" {
+		device = Hostname()
+	}
+	engine, err := tfliteengine.Open(opts.TFLiteLib)
+	if err != nil {
+		return err
+	}
+	log.Info("inference engine ready", "engine", engine.Name(), "library", engine.LibraryPath())
+
+	models := map[string]*pipeline.Model{}
+	defer func() {
+		for _, m := range models {
+			m.Close()
+		}
+	}()
+	for _, mc := range cfg.Models {
+		spec, err := modelSpec(mc)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		m, err := pipeline.LoadModel(engine, spec)
+		if err != nil {
+			return err
+		}
+		models[mc.Name] = m
+		log.Info("model loaded", "model", mc.Name, "path", spec.Path, "sha256", m.Ref.SHA256,
+			"labels", len(m.Labels), "load_ms", time.Since(t0).Milliseconds())
+	}
+
+	boot := publish.NewBootID()
+	var sinks pipeline.Multi
+	if opts.Stdout != nil {
+		sinks = append(sinks, publish.NewStdout(opts.Stdout, device, boot))
+	}
+	var pub *publish.Publisher
+	if !opts.NoMQTT {
+		bcfg := cfg.Broker
+		if bcfg.URL == "" {
+			eb, err := publish.StartEmbedded(bcfg.EmbeddedAddr, log)
+			if err != nil {
+				return err
+			}
+			defer eb.Close()
+			bcfg.URL = eb.URL()
+			log.Info("no broker configured: started the embedded MQTT broker", "addr", bcfg.EmbeddedAddr)
+		}
+		if pub, err = publish.New(bcfg, device, boot, log); err != nil {
+			return err
+		}
+		defer pub.Close(context.WithoutCancel(ctx))
+		if err := pub.Connect(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.Warn("broker not reachable yet; results wait until it is", "err", err)
+		}
+		sinks = append(sinks, pub)
+	}
+	if len(sinks) == 0 {
+		return errors.New("no sink: enable MQTT or --stdout")
+	}
+
+	var cams []pipeline.CameraSpec
+	for _, cc := range cfg.Cameras {
+		m := models[cc.Model]
+		cams = append(cams, pipeline.CameraSpec{
+			Camera: camera.Config{
+				Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop,
+				Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
+				Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
+			},
+			Model:  m,
+			Filter: publish.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing},
+		})
+	}
+	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sinks, Log: log})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
+	err = p.Run(ctx)
+	log.Info("edged stopping", "reason", stopReason(ctx))
+	return err
+}
+
+func stopReason(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return "signal"
+	}
+	return "end of input"
+}
+
+// modelSpec turns a model's configuration into what the pipeline loads.
+func modelSpec(mc config.Model) (pipeline.ModelSpec, error) {
+	path := mc.Path
+	if path == "" {
+		p, err := DefaultModelPath()
+		if err != nil {
+			return pipeline.ModelSpec{}, fmt.Errorf("model %q: %w", mc.Name, err)
+		}
+		path = p
+	}
+	var norm preprocess.Norm
+	if len(mc.Mean) > 0 {
+		for ch := 0; ch < 3; ch++ {
+			norm.Mean[ch] = float32(mc.Mean[min(ch, len(mc.Mean)-1)])
+			norm.Std[ch] = float32(mc.Std[min(ch, len(mc.Std)-1)])
+		}
+	}
+	return pipeline.ModelSpec{
+		Name: mc.Name, Path: path, LabelsPath: mc.Labels,
+		Options: infer.Options{Threads: mc.Threads, Accelerate: mc.Accelerate},
+		Post:    infer.PostConfig{TopK: mc.TopK, Threshold: float32(mc.Threshold), Softmax: mc.Softmax},
+		Norm:    norm, BGR: mc.Color == "bgr",
+	}, nil
+}
