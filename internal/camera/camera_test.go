@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"gocv.io/x/gocv"
 
+	"github.com/edged-io/edged/internal/mjpegtest"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
@@ -143,55 +140,13 @@ func TestLetterboxPixels(t *testing.T) {
 	}
 }
 
-// mjpegServer serves a multipart MJPEG stream of jpeg on a loopback port.
-// While down is set, it refuses by closing connections at once.
-type mjpegServer struct {
-	jpeg  []byte
-	down  atomic.Bool
-	conns atomic.Int64
-	srv   *http.Server
-	addr  string
-}
-
-func startMJPEG(t *testing.T, jpeg []byte) *mjpegServer {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &mjpegServer{jpeg: jpeg, addr: l.Addr().String()}
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.down.Load() {
-			hj, ok := w.(http.Hijacker)
-			if ok {
-				conn, _, _ := hj.Hijack()
-				conn.Close()
-			}
-			return
-		}
-		s.conns.Add(1)
-		w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-		for !s.down.Load() {
-			fmt.Fprintf(w, "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(s.jpeg))
-			if _, err := w.Write(s.jpeg); err != nil {
-				return
-			}
-			io.WriteString(w, "\r\n")
-			w.(http.Flusher).Flush()
-			time.Sleep(20 * time.Millisecond)
-		}
-	})}
-	go s.srv.Serve(l)
-	t.Cleanup(func() { s.srv.Close() })
-	return s
-}
-
 func TestMJPEGStreamReconnects(t *testing.T) {
 	jpeg, err := os.ReadFile(photos(t, "orange.jpg")[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startMJPEG(t, jpeg)
-	c, err := New(Config{Name: "s", Source: "http://" + s.addr + "/stream.mjpg", Spec: spec(),
+	s := mjpegtest.Start(t, jpeg)
+	c, err := New(Config{Name: "s", Source: s.URL, Spec: spec(),
 		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +169,7 @@ func TestMJPEGStreamReconnects(t *testing.T) {
 	if st := c.State().State; st != "streaming" {
 		t.Fatalf("state %q, want streaming", st)
 	}
-	s.down.Store(true) // the stream closes and refuses for a while
+	s.SetDown(true) // the stream closes and refuses for a while
 	deadline := time.Now().Add(15 * time.Second)
 	for c.State().State != "reconnecting" && time.Now().Before(deadline) {
 		select {
@@ -226,7 +181,7 @@ func TestMJPEGStreamReconnects(t *testing.T) {
 	if st := c.State(); st.State != "reconnecting" {
 		t.Fatalf("after the stream closed, state %+v, want reconnecting", st)
 	}
-	s.down.Store(false)
+	s.SetDown(false)
 	take(5)
 	st := c.State()
 	if st.State != "streaming" || st.Reconnects == 0 {
@@ -239,8 +194,8 @@ func TestMJPEGStreamReconnects(t *testing.T) {
 
 func TestLiveSlowConsumerDrops(t *testing.T) {
 	jpeg, _ := os.ReadFile(photos(t, "orange.jpg")[0])
-	s := startMJPEG(t, jpeg)
-	c, _ := New(Config{Name: "s", Source: "http://" + s.addr + "/x.mjpg", Spec: spec()}, nil)
+	s := mjpegtest.Start(t, jpeg)
+	c, _ := New(Config{Name: "s", Source: s.URL, Spec: spec()}, nil)
 	got := collect(t, c, 4, 200*time.Millisecond)
 	if len(got) != 4 {
 		t.Fatalf("%d frames", len(got))

@@ -426,4 +426,3 @@ func (it *Interpreter) closeLocked() {
 	it.model.refs--
 	it.model.freeLocked()
 }
-
