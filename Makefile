@@ -13,7 +13,7 @@ LDFLAGS := -X main.version=$(VERSION)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the demo and the tests need.
-APT_PACKAGES := libopencv-dev mosquitto mosquitto-clients npm ffmpeg \
+APT_PACKAGES := libopencv-dev mosquitto mosquitto-clients ffmpeg \
 	python3-venv python3-pip python3-torch python3-torchvision \
 	dataset-fashion-mnist opencv-doc
 
@@ -29,7 +29,8 @@ build:
 deps: build/.deps.stamp
 build/.deps.stamp:
 	@mkdir -p build
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+		command -v npm >/dev/null || echo npm); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
