@@ -33,7 +33,7 @@ func TestTopKUint8Probabilities(t *testing.T) {
 func TestTopKInt8Dequantized(t *testing.T) {
 	out := TensorInfo{Type: DTypeInt8, Shape: []int{1, 3}, Quant: Quant{Scale: 0.5, ZeroPoint: -128}}
 	p, _ := NewPostprocessor(out, PostConfig{TopK: 3, Softmax: "off"})
-	got, _ := p.TopK([]byte{byte(int8(-128)), byte(int8(-127)), byte(int8(-126))}, nil)
+	got, _ := p.TopK([]byte{0x80, 0x81, 0x82}, nil) // int8 -128, -127, -126
 	// real = 0.5*(q+128): 0, 0.5, 1.0
 	if got[0].Index != 2 || got[0].Score != 1 || got[1].Score != 0.5 || got[2].Score != 0 || got[0].Label != "2" {
 		t.Errorf("got %+v", got)
