@@ -142,3 +142,29 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+// BenchmarkInvokeFloat measures a float model (MediaPipe's hand landmark
+// model, 224x224) with and without XNNPACK.
+func BenchmarkInvokeFloat(b *testing.B) {
+	e := openEngine(b)
+	path := mediapipe(b, "hand_landmark_lite.tflite")
+	for _, acc := range []string{"on", "off"} {
+		b.Run("xnnpack-"+acc, func(b *testing.B) {
+			m, err := e.Load(path, infer.Options{Threads: 1, Accelerate: acc})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			s, err := m.NewSession()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.Invoke()
+			}
+		})
+	}
+}
