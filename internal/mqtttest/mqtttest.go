@@ -45,6 +45,11 @@ func Start(t testing.TB, extra ...string) *Broker {
 		"allow_anonymous true",
 		"persistence false",
 	}, extra...)
+	if os.Geteuid() == 0 {
+		// As root mosquitto would switch to its own user, which cannot
+		// read the test's private temporary files (passwords, keys).
+		lines = append(lines, "user root")
+	}
 	if err := os.WriteFile(b.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
