@@ -10,8 +10,9 @@ import (
 // the first error and returns zero values, so parsing code stays linear and
 // checks buf.err at the end of each step.
 type buf struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	work int // vector elements visited, bounded so shared sub-tables cannot make parsing quadratic
 }
 
 // table is the position of a table in the buffer and of its vtable.
@@ -150,6 +151,10 @@ func (b *buf) vector(t table, i, elemSize int) (start, n int) {
 	}
 	if n < 0 || n > (len(b.b)-p-4)/max(elemSize, 1) {
 		b.fail("vector at %d claims %d elements, more than the file holds", p, n)
+		return 0, 0
+	}
+	if b.work += n; b.work > 4*len(b.b)+1<<16 {
+		b.fail("the file's tables refer to each other more than any model needs (%d elements visited)", b.work)
 		return 0, 0
 	}
 	return p + 4, n

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/edged-io/edged/internal/infer"
@@ -166,5 +167,17 @@ func BenchmarkInvokeFloat(b *testing.B) {
 				s.Invoke()
 			}
 		})
+	}
+}
+
+func TestMissingLibraryIsClear(t *testing.T) {
+	_, err := Open("/nonexistent/libtensorflowlite_c.so")
+	if err == nil {
+		t.Fatal("opened a library that does not exist")
+	}
+	for _, want := range []string{"/nonexistent/libtensorflowlite_c.so", "make tflite-lib", "EDGED_TFLITE_LIB"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
 	}
 }
