@@ -1,0 +1,59 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/infer/tfliteengine"
+)
+
+func engine(t *testing.T) infer.Engine {
+	t.Helper()
+	e, err := tfliteengine.Open(filepath.Join("..", "..", "third_party", "tflite", "linux_"+runtime.GOARCH, tfliteengine.LibraryName))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	return e
+}
+
+const defaultModel = "../../models/efficientnet_lite0_int8.tflite"
+
+func TestLoadModelLabels(t *testing.T) {
+	e := engine(t)
+	m, err := LoadModel(e, ModelSpec{Name: "d", Path: defaultModel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if len(m.Labels) != 1000 || m.Labels[812] != "space shuttle" || len(m.Ref.SHA256) != 12 {
+		t.Errorf("labels %d, ref %+v", len(m.Labels), m.Ref)
+	}
+	dir := t.TempDir()
+	short := filepath.Join(dir, "labels.txt")
+	os.WriteFile(short, []byte("cat\ndog\n\n"), 0o644)
+	_, err = LoadModel(e, ModelSpec{Name: "d", Path: defaultModel, LabelsPath: short})
+	if err == nil || !strings.Contains(err.Error(), short) || !strings.Contains(err.Error(), "2 labels") || !strings.Contains(err.Error(), "1000 classes") {
+		t.Errorf("got %v, want an error naming %s, 2 labels and 1000 classes", err, short)
+	}
+	_, err = LoadModel(e, ModelSpec{Name: "d", Path: filepath.Join(dir, "missing.tflite")})
+	if err == nil || !strings.Contains(err.Error(), "missing.tflite") {
+		t.Errorf("missing model: %v", err)
+	}
+}
+
+func TestParseLabels(t *testing.T) {
+	got, err := parseLabels(strings.NewReader("a\r\n b \nc\n\n\n"))
+	if err != nil || strings.Join(got, "|") != "a|b|c" {
+		t.Errorf("got %q %v", got, err)
+	}
+	if _, err := parseLabels(strings.NewReader("\n\n")); err == nil {
+		t.Error("empty labels accepted")
+	}
+}
