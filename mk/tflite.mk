@@ -35,6 +35,22 @@ $(MEDIAPIPE_DIR)/.stamp: mk/tflite.mk
 	rm -rf $(MEDIAPIPE_DIR) && mkdir -p $(MEDIAPIPE_DIR)/tmp
 	cd $(MEDIAPIPE_DIR)/tmp && npm pack --silent $(MEDIAPIPE_NPM) >/dev/null
 	for t in $(MEDIAPIPE_DIR)/tmp/*.tgz; do tar -xzf $$t -C $(MEDIAPIPE_DIR)/tmp && \
-		cp $(MEDIAPIPE_DIR)/tmp/package/*.tflite $(MEDIAPIPE_DIR)/ && rm -rf $(MEDIAPIPE_DIR)/tmp/package; done
+		cp $(MEDIAPIPE_DIR)/tmp/package/*.tflite $(MEDIAPIPE_DIR)/ && \
+		$(MAKE) --no-print-directory -f mk/tflite.mk mediapipe-packed PKG=$(MEDIAPIPE_DIR)/tmp/package && \
+		rm -rf $(MEDIAPIPE_DIR)/tmp/package; done
 	rm -rf $(MEDIAPIPE_DIR)/tmp
 	touch $@
+
+# mediapipe-packed (called by conformance-models) cuts the .tflite files out
+# of a package's *_packed_assets.data, at the byte ranges its loader script
+# lists: @mediapipe/hands packs its palm detection models (PRELU) there.
+.PHONY: mediapipe-packed
+mediapipe-packed:
+	@for l in $(PKG)/*_packed_assets_loader.js; do [ -f "$$l" ] || continue; \
+		grep -o '"filename": *"[^"]*[.]tflite", *"start": *[0-9]*, *"end": *[0-9]*' "$$l" | \
+		sed 's/.*"filename": *"\([^"]*\)", *"start": *\([0-9]*\), *"end": *\([0-9]*\)/\1 \2 \3/' | \
+		while read f s e; do \
+			tail -c +$$((s + 1)) "$${l%_loader.js}.data" | head -c $$((e - s)) > $(MEDIAPIPE_DIR)/$$(basename "$$f"); \
+			echo "$(MEDIAPIPE_DIR)/$$(basename "$$f"): bytes $$s-$$e of $$(basename "$${l%_loader.js}.data")"; \
+		done; \
+	done

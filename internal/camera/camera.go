@@ -34,10 +34,13 @@ import (
 // folder that does not loop.
 var ErrEndOfInput = errors.New("camera: end of input")
 
-// Backoff bounds the delay between reopening attempts.
+// Backoff bounds the delay between reopening attempts. The delay doubles
+// after every failed attempt up to Max, and goes back to Initial once the
+// source has delivered frames for Healthy.
 type Backoff struct {
 	Initial time.Duration // first delay (default 500ms)
 	Max     time.Duration // cap (default 30s)
+	Healthy time.Duration // streaming this long resets the delay (default 10s)
 }
 
 // Config describes one camera.
@@ -97,7 +100,9 @@ type Camera struct {
 	resized    gocv.Mat
 	boxed      gocv.Mat
 	plannedFor image.Point
+	planErr    error // the plan for plannedFor failed (ROI outside the frame)
 	crop, dst  preprocess.Rect
+	timer      *time.Timer // backoff and frame-rate pacing, reused
 	closeOnce  sync.Once
 }
 
@@ -118,6 +123,10 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	}
 	if cfg.Backoff.Max <= 0 {
 		cfg.Backoff.Max = 30 * time.Second
+	}
+	cfg.Backoff.Max = max(cfg.Backoff.Max, cfg.Backoff.Initial)
+	if cfg.Backoff.Healthy <= 0 {
+		cfg.Backoff.Healthy = 10 * time.Second
 	}
 	if log == nil {
 		log = slog.Default()
@@ -193,44 +202,54 @@ func (c *Camera) Release(f *Frame) {
 
 // Run captures until ctx ends (returns nil) or a non-looping file or folder
 // has handed over its last frame (returns nil, and Next reports
-// ErrEndOfInput).
+// ErrEndOfInput). Failures never end Run: the source is reopened with
+// backoff and State reports them.
 func (c *Camera) Run(ctx context.Context) error {
 	defer c.closeSource()
+	c.timer = time.NewTimer(time.Hour)
+	c.timer.Stop()
 	delay := c.cfg.Backoff.Initial
-	first := true
 	var last time.Time
 	var number uint64
-	for ctx.Err() == nil {
-		if !first {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
 			c.reconnects.Add(1)
 			c.setState("reconnecting", nil)
 			c.log.Info("reopening source", "in", delay)
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
+			if !c.sleep(ctx, delay) {
 				return nil
 			}
 			delay = min(delay*2, c.cfg.Backoff.Max)
 		}
-		first = false
 		if err := c.open(); err != nil {
 			c.setState("reconnecting", err)
 			c.log.Warn("cannot open source", "err", err)
 			continue
 		}
 		c.setState("streaming", nil)
-		healthy := false
+		c.plannedFor, c.planErr = image.Point{}, nil // re-plan (and re-report) the new stream's frames
+		opened := time.Now()
+		pass := 0 // frames read since the source was (re)opened
 		for ctx.Err() == nil {
 			t0 := time.Now()
 			file, err := c.read()
 			if errors.Is(err, errEnd) {
-				if c.cfg.Loop {
+				if c.cfg.Loop && pass > 0 {
 					c.closeSource()
 					if err := c.open(); err != nil {
 						c.setState("reconnecting", err)
+						c.log.Warn("cannot reopen source to loop", "err", err)
 						break
 					}
+					pass = 0
 					continue
+				}
+				if c.cfg.Loop {
+					// Starting over at once would spin: back off instead.
+					err := fmt.Errorf("%s %s: no readable frame", c.src.Kind, c.src.Raw)
+					c.setState("reconnecting", err)
+					c.log.Warn("source failed", "err", err)
+					break
 				}
 				c.setState("ended", nil)
 				close(c.ended)
@@ -244,8 +263,9 @@ func (c *Camera) Run(ctx context.Context) error {
 				c.log.Warn("source failed", "err", err)
 				break
 			}
-			if !healthy {
-				healthy, delay = true, c.cfg.Backoff.Initial
+			pass++
+			if delay != c.cfg.Backoff.Initial && t0.Sub(opened) >= c.cfg.Backoff.Healthy {
+				delay = c.cfg.Backoff.Initial
 			}
 			number++
 			c.captured.Add(1)
@@ -257,12 +277,8 @@ func (c *Camera) Run(ctx context.Context) error {
 						c.skipped.Add(1)
 						continue
 					}
-				} else if wait := time.Until(last.Add(period)); !last.IsZero() && wait > 0 {
-					select {
-					case <-time.After(wait):
-					case <-ctx.Done():
-						return nil
-					}
+				} else if !last.IsZero() && !c.sleep(ctx, time.Until(last.Add(period))) {
+					return nil
 				}
 				last = time.Now()
 			}
@@ -271,7 +287,9 @@ func (c *Camera) Run(ctx context.Context) error {
 					return nil
 				}
 				c.decodeErrs.Add(1)
-				c.log.Warn("frame skipped", "frame", number, "err", err)
+				if !errors.Is(err, errBadPlan) {
+					c.log.Warn("frame skipped", "frame", number, "err", err)
+				}
 			}
 		}
 		c.closeSource()
@@ -279,9 +297,26 @@ func (c *Camera) Run(ctx context.Context) error {
 	return nil
 }
 
+// sleep waits for d on the camera's reused timer; it reports false when ctx
+// ended first.
+func (c *Camera) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	c.timer.Reset(d)
+	select {
+	case <-c.timer.C:
+		return true
+	case <-ctx.Done():
+		c.timer.Stop()
+		return false
+	}
+}
+
 var (
-	errEnd  = errors.New("end of source")
-	errSkip = errors.New("frame skipped")
+	errEnd     = errors.New("end of source")
+	errSkip    = errors.New("frame skipped")
+	errBadPlan = errors.New("frame size does not fit the crop")
 )
 
 func (c *Camera) open() error {
@@ -322,7 +357,9 @@ func (c *Camera) open() error {
 		if c.src.Kind == Stream && os.Getenv("OPENCV_FFMPEG_CAPTURE_OPTIONS") == "" {
 			// A stalled stream must not block a read for ever: FFmpeg's
 			// I/O timeout (microseconds) turns a stall into a failed read.
-			os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rw_timeout;5000000|timeout;5000000")
+			// Setting the variable drops OpenCV's own default, RTSP over
+			// TCP, so it is restated here.
+			os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|rw_timeout;5000000|timeout;5000000")
 		}
 		vc, err := gocv.OpenVideoCaptureWithAPI(c.src.Raw, gocv.VideoCaptureFFmpeg)
 		if err != nil {
@@ -359,14 +396,31 @@ func (c *Camera) read() (string, error) {
 	if c.vc == nil {
 		return "", errors.New("source is not open")
 	}
-	if !c.vc.Read(&c.raw) || c.raw.Empty() {
-		if c.src.Kind == File {
+	if c.src.Kind != File {
+		if !c.vc.Read(&c.raw) || c.raw.Empty() {
+			return "", errors.New("read failed (stream down or device gone)")
+		}
+		return "", nil
+	}
+	// A corrupt frame fails one read and the next one succeeds; the end of
+	// the file fails every read. Only a run of failures is the end.
+	for bad := 0; ; bad++ {
+		if c.vc.Read(&c.raw) && !c.raw.Empty() {
+			if bad > 0 {
+				c.decodeErrs.Add(uint64(bad))
+				c.log.Warn("corrupt frames skipped", "count", bad)
+			}
+			return "", nil
+		}
+		if bad == maxCorruptRun {
 			return "", errEnd
 		}
-		return "", errors.New("read failed (stream down or device gone)")
 	}
-	return "", nil
 }
+
+// maxCorruptRun is how many failed reads in a row a video file may have
+// before it is taken to have ended.
+const maxCorruptRun = 25
 
 // deliver crops and resizes c.raw into a pooled frame and hands it over.
 func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 time.Time) error {
@@ -376,14 +430,26 @@ func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 tim
 	}
 	size := image.Pt(c.raw.Cols(), c.raw.Rows())
 	if size != c.plannedFor {
-		crop, dst, err := c.cfg.Spec.Plan(size.X, size.Y)
-		if err != nil {
-			return err
-		}
 		if !c.plannedFor.Eq(image.Point{}) {
 			c.log.Info("frame size changed", "width", size.X, "height", size.Y)
 		}
-		c.crop, c.dst, c.plannedFor = crop, dst, size
+		crop, dst, err := c.cfg.Spec.Plan(size.X, size.Y)
+		c.plannedFor, c.planErr = size, err
+		if err != nil {
+			// Reported once per frame size, not once per frame.
+			err = fmt.Errorf("%w: %dx%d frame: %w", errBadPlan, size.X, size.Y, err)
+			c.planErr = err
+			c.setState("failed", err)
+			c.log.Error("frames cannot be used", "err", err)
+			return err
+		}
+		if c.State().State == "failed" {
+			c.setState("streaming", nil)
+		}
+		c.crop, c.dst = crop, dst
+	}
+	if c.planErr != nil {
+		return c.planErr
 	}
 	var f *Frame
 	if c.src.Kind.Live() {
@@ -395,6 +461,8 @@ func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 tim
 			case f = <-c.ready:
 				c.dropped.Add(1)
 			case f = <-c.pool:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 	} else {

@@ -34,7 +34,8 @@ type Source struct {
 	Index int // Device: the index when given as a number, else -1
 }
 
-// ParseSource classifies s: a bare number or /dev/videoN is a device,
+// ParseSource classifies s: a bare number or a path under /dev/ (such as
+// /dev/video0 or /dev/v4l/by-id/…) is a device,
 // rtsp://, rtsps://, http:// and https:// are streams, a folder is an image
 // folder, anything else must be an existing video file.
 func ParseSource(s string) (Source, error) {
@@ -54,7 +55,10 @@ func ParseSource(s string) (Source, error) {
 			return Source{Kind: Stream, Raw: s, Index: -1}, nil
 		}
 	}
-	if strings.HasPrefix(s, "/dev/video") {
+	if strings.HasPrefix(s, "/dev/") {
+		// V4L2 nodes, including the stable names under /dev/v4l/by-id and
+		// /dev/v4l/by-path. They need not exist yet: an unplugged camera is
+		// retried until it appears.
 		return Source{Kind: Device, Raw: s, Index: -1}, nil
 	}
 	st, err := os.Stat(s)

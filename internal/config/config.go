@@ -5,7 +5,11 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
@@ -112,11 +116,23 @@ type Publish struct {
 	Smoothing int           `yaml:"smoothing" default:"1"`
 }
 
+// maxFileSize bounds what Load reads: a configuration is a few kilobytes,
+// and --config /dev/zero must be an error, not an endless read.
+const maxFileSize = 1 << 20
+
 // Load reads and checks the configuration file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes: not a configuration file", maxFileSize)}
 	}
 	return Parse(data, path)
 }
@@ -145,8 +161,17 @@ func (e *Error) Error() string {
 // Parse reads a configuration from data; name is used in errors.
 func Parse(data []byte, name string) (*Config, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			line = 0
+		}
+		return nil, &Error{File: name, Line: line, Msg: "more than one YAML document (---): edged reads exactly one"}
 	}
 	cfg := &Config{}
 	d := decoder{file: name}
@@ -168,7 +193,13 @@ type decoder struct {
 	file  string
 	set   map[string]bool // field paths present in the file
 	lines map[string]int  // field path → line
+	nodes int             // nodes walked, aliases expanded: bounded by maxNodes
 }
+
+// maxNodes bounds the work of decoding: aliases are expanded by the walk,
+// so a small hostile file could otherwise make it walk (and allocate)
+// quadratically. Real configurations have a few hundred nodes.
+const maxNodes = 100000
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) error {
 	return &Error{File: d.file, Field: path, Line: n.Line, Msg: fmt.Sprintf(format, args...)}
@@ -181,10 +212,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	d.set[path], d.lines[path] = true, n.Line
+	if d.nodes++; d.nodes > maxNodes {
+		return d.fail(n, path, "more than %d values (aliases expanded): not a configuration file", maxNodes)
+	}
+	if _, ok := d.lines[path]; !ok {
+		d.lines[path] = n.Line
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil // an empty value keeps the default
 	}
+	d.set[path] = true
 	if v.Type() == reflect.TypeOf(time.Duration(0)) {
 		if n.Kind != yaml.ScalarNode {
 			return d.fail(n, path, "want a duration such as 500ms or 30s")
@@ -211,12 +248,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 			p := join(path, k.Value)
 			idx, ok := fields[k.Value]
 			if !ok {
-				return d.fail(k, p, "unknown key %q", k.Value)
+				return d.fail(k, p, "unknown key %q%s", k.Value, didYouMean(k.Value, fields))
 			}
 			if seen[k.Value] {
 				return d.fail(k, p, "key %q given twice", k.Value)
 			}
 			seen[k.Value] = true
+			d.lines[p] = k.Line // errors point at the key, not a nested value's line
 			if err := d.decode(val, v.Field(idx), p); err != nil {
 				return err
 			}
@@ -283,6 +321,51 @@ func setScalar(v reflect.Value, n *yaml.Node) error {
 	return nil
 }
 
+// didYouMean suggests the closest known key for a misspelt one, when there
+// is a close one: at most two edits away, and fewer edits than the key has
+// letters (so "x" does not suggest "h").
+func didYouMean(key string, fields map[string]int) string {
+	best, bestDist := "", min(3, len(key))
+	for f := range fields {
+		if d := editDistance(key, f); d < bestDist || (d == bestDist && f < best) {
+			best, bestDist = f, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, counting an
+// exchange of two neighbouring letters as one edit (fsp → fps).
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64 // keys are short; long input is never a near miss
+	}
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -344,10 +427,27 @@ func tagOf(v reflect.Value) string {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// lineOf returns the line of the field at path or, for a field the file
+// left out (cameras[1].source), of the closest enclosing field the file has
+// (cameras[1]). Top-level fields the file lacks have no line (0).
+func lineOf(lines map[string]int, path string) int {
+	for path != "" {
+		if l, ok := lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
 // validate checks values; errors carry the line of the offending field.
 func (c *Config) validate(file string, lines map[string]int) error {
 	bad := func(path, format string, args ...any) error {
-		return &Error{File: file, Field: path, Line: lines[path], Msg: fmt.Sprintf(format, args...)}
+		return &Error{File: file, Field: path, Line: lineOf(lines, path), Msg: fmt.Sprintf(format, args...)}
 	}
 	oneOf := func(path, v string, allowed ...string) error {
 		for _, a := range allowed {
@@ -390,6 +490,28 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	}
 	if secrets > 1 {
 		return bad("broker.password_file", "give only one of password, password_file and password_credential")
+	}
+	if b.PasswordCredential != "" && (strings.ContainsAny(b.PasswordCredential, `/\`) || b.PasswordCredential == "." || b.PasswordCredential == "..") {
+		return bad("broker.password_credential", "%q must be a credential name (a file name under $CREDENTIALS_DIRECTORY), not a path", b.PasswordCredential)
+	}
+	if b.TLS != (TLS{}) {
+		scheme, _, _ := strings.Cut(b.URL, "://")
+		if scheme != "ssl" && scheme != "tls" && scheme != "mqtts" && scheme != "wss" {
+			return bad("broker.tls", "TLS settings need an ssl://, tls://, mqtts:// or wss:// broker.url (got %q), else they would be ignored", b.URL)
+		}
+	}
+	if host, _, err := net.SplitHostPort(b.EmbeddedAddr); err != nil {
+		return bad("broker.embedded_addr", "%q is not host:port", b.EmbeddedAddr)
+	} else if ip := net.ParseIP(host); b.URL == "" && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return bad("broker.embedded_addr", "%q is not a loopback address: the embedded broker lets every client in, so it only listens on this machine (run a real broker and set broker.url to serve the network)", b.EmbeddedAddr)
+	}
+	if c.HTTP.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+			return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+		}
+	}
+	if b.ConnectTimeout <= 0 {
+		return bad("broker.connect_timeout", "%v is not a positive duration", b.ConnectTimeout)
 	}
 	if (b.TLS.CertFile == "") != (b.TLS.KeyFile == "") {
 		return bad("broker.tls.cert_file", "cert_file and key_file go together")
@@ -481,7 +603,10 @@ func (c *Config) validate(file string, lines map[string]int) error {
 		if cam.Publish.Smoothing < 1 || cam.Publish.Smoothing > 100 {
 			return bad(p+".publish.smoothing", "%d is not between 1 and 100", cam.Publish.Smoothing)
 		}
-		if cam.Reconnect.Initial <= 0 || cam.Reconnect.Max < cam.Reconnect.Initial {
+		if cam.Reconnect.Initial <= 0 {
+			return bad(p+".reconnect.initial", "%v is not a positive duration", cam.Reconnect.Initial)
+		}
+		if cam.Reconnect.Max < cam.Reconnect.Initial {
 			return bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
 		}
 	}

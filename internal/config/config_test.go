@@ -2,6 +2,7 @@ package config
 
 import (
 	_ "embed"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -77,8 +78,29 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("&a [*a]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz.yaml")
-		if err == nil && len(c.Cameras) == 0 {
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) || ce.File != "fuzz.yaml" {
+				t.Fatalf("error %v is not a *config.Error naming the file", err)
+			}
+			return
+		}
+		if len(c.Cameras) == 0 {
 			t.Fatal("accepted a config without cameras")
+		}
+		// What Parse accepts, Validate accepts too, and every camera's
+		// model exists.
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted config fails Validate: %v", err)
+		}
+		for _, cam := range c.Cameras {
+			found := false
+			for _, m := range c.Models {
+				found = found || m.Name == cam.Model
+			}
+			if !found {
+				t.Fatalf("camera %q refers to missing model %q", cam.Name, cam.Model)
+			}
 		}
 	})
 }

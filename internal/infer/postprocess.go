@@ -18,8 +18,12 @@ type PostConfig struct {
 	Labels    []string // class names by index; missing names read as the index number
 	TopK      int      // how many labels to report (default 5)
 	Threshold float32  // minimum score for a label to be reported
-	// Softmax: "auto" applies softmax when the output is not already a
-	// probability distribution (logits), "on" always, "off" never.
+	// Softmax: "auto" applies softmax when the output holds logits rather
+	// than probabilities, "on" always, "off" never. For a float output auto
+	// looks at each result (probabilities lie in [0,1] and sum to one); for
+	// a quantized output it decides once from the quantization parameters:
+	// a tensor that can only represent values in [0,1] holds probabilities
+	// (TFLite's quantized softmax has scale 1/256), any other holds logits.
 	Softmax string
 }
 
@@ -27,11 +31,21 @@ type PostConfig struct {
 // scratch space, so TopK allocates nothing once the destination slice has
 // room. It is not safe for concurrent use.
 type Postprocessor struct {
-	out    TensorInfo
-	cfg    PostConfig
-	scores []float32
-	names  []string
+	out     TensorInfo
+	cfg     PostConfig
+	softmax softmaxMode
+	scores  []float32
+	names   []string
 }
+
+// softmaxMode is what TopK does about softmax, settled by NewPostprocessor.
+type softmaxMode int
+
+const (
+	softmaxNever  softmaxMode = iota
+	softmaxAlways             // "on", or a quantized output that holds logits
+	softmaxCheck              // "auto" on a float output: look at the scores
+)
 
 // NewPostprocessor checks that out is a score vector and prepares scratch.
 func NewPostprocessor(out TensorInfo, cfg PostConfig) (*Postprocessor, error) {
@@ -67,6 +81,16 @@ func NewPostprocessor(out TensorInfo, cfg PostConfig) (*Postprocessor, error) {
 		return nil, fmt.Errorf("%d labels for an output of %d classes", len(cfg.Labels), n)
 	}
 	p := &Postprocessor{out: out, cfg: cfg, scores: make([]float32, n), names: make([]string, n)}
+	switch {
+	case cfg.Softmax == "on":
+		p.softmax = softmaxAlways
+	case cfg.Softmax == "off":
+		p.softmax = softmaxNever
+	case out.Type == DTypeFloat32:
+		p.softmax = softmaxCheck
+	case !quantizedProbabilities(out):
+		p.softmax = softmaxAlways
+	}
 	for i := range p.names {
 		if i < len(cfg.Labels) {
 			p.names[i] = cfg.Labels[i]
@@ -105,7 +129,7 @@ func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
 			s[i] = sc * float32(int32(int8(raw[i]))-zp)
 		}
 	}
-	if p.cfg.Softmax == "on" || (p.cfg.Softmax == "auto" && !isDistribution(s)) {
+	if p.softmax == softmaxAlways || (p.softmax == softmaxCheck && !isDistribution(s)) {
 		softmax(s)
 	}
 	dst = dst[:0]
@@ -130,18 +154,30 @@ func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
 	return dst, nil
 }
 
-// isDistribution reports whether s already looks like probabilities:
-// every value in [0,1] and a sum near one (quantized outputs, whose many
-// tiny probabilities round to zero, sum loosely).
+// isDistribution reports whether the float scores s already are
+// probabilities: every value in [0,1] and a sum of one (within float32
+// rounding over a few thousand classes).
 func isDistribution(s []float32) bool {
 	var sum float64
 	for _, v := range s {
-		if v < 0 || v > 1.0001 {
+		if !(v >= 0 && v <= 1.0001) { // also false for NaN
 			return false
 		}
 		sum += float64(v)
 	}
-	return sum > 0.5 && sum < 1.5
+	return math.Abs(sum-1) < 0.02
+}
+
+// quantizedProbabilities reports whether every value a quantized uint8 or
+// int8 tensor can represent lies in [0,1], as for the output of a quantized
+// softmax.
+func quantizedProbabilities(t TensorInfo) bool {
+	lo, hi := int32(0), int32(255)
+	if t.Type == DTypeInt8 {
+		lo, hi = -128, 127
+	}
+	sc, zp := float64(t.Quant.Scale), t.Quant.ZeroPoint
+	return sc > 0 && sc*float64(lo-zp) >= -1e-6 && sc*float64(hi-zp) <= 1.0001
 }
 
 // softmax replaces s by its softmax, computed stably.

@@ -88,3 +88,106 @@ func TestPostprocessorErrors(t *testing.T) {
 		t.Error("short output accepted")
 	}
 }
+
+// TestSoftmaxAuto checks when "auto" applies softmax: float outputs are
+// judged by their values, quantized ones by the range their quantization
+// can represent.
+func TestSoftmaxAuto(t *testing.T) {
+	cases := []struct {
+		name string
+		out  TensorInfo
+		raw  []byte
+		want float32 // top-1 score
+	}{
+		{"float probabilities", TensorInfo{Type: DTypeFloat32, Shape: []int{1, 3}}, f32(0.2, 0.5, 0.3), 0.5},
+		{"float logits", TensorInfo{Type: DTypeFloat32, Shape: []int{1, 3}}, f32(1, 2, 3), 0.66524},
+		{"float in [0,1] not summing to one", TensorInfo{Type: DTypeFloat32, Shape: []int{1, 2}}, f32(0.9, 0.9), 0.5},
+		// Quantized softmax (scale 1/256): every value rounded to zero stays
+		// zero, it is not turned into a uniform distribution.
+		{"uint8 probabilities, all tiny", TensorInfo{Type: DTypeUint8, Shape: []int{1, 3}, Quant: Quant{Scale: 1.0 / 256}}, []byte{0, 1, 0}, 1.0 / 256},
+		{"int8 probabilities", TensorInfo{Type: DTypeInt8, Shape: []int{1, 2}, Quant: Quant{Scale: 1.0 / 256, ZeroPoint: -128}}, []byte{0x80, 0x00}, 0.5},
+		// Quantized logits: 0.1*(q-0): 1.0 and 3.0 -> softmax 0.1192, 0.8808.
+		{"int8 logits", TensorInfo{Type: DTypeInt8, Shape: []int{1, 2}, Quant: Quant{Scale: 0.1}}, []byte{10, 30}, 0.88080},
+		{"uint8 logits", TensorInfo{Type: DTypeUint8, Shape: []int{1, 2}, Quant: Quant{Scale: 0.1, ZeroPoint: 20}}, []byte{30, 50}, 0.88080},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := NewPostprocessor(c.out, PostConfig{TopK: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.TopK(c.raw, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || math.Abs(float64(got[0].Score-c.want)) > 1e-4 {
+				t.Errorf("top-1 %+v, want score %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestTopKOrderAndNaN(t *testing.T) {
+	out := TensorInfo{Type: DTypeFloat32, Shape: []int{1, 6}}
+	p, err := NewPostprocessor(out, PostConfig{TopK: 3, Softmax: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := float32(math.NaN())
+	got, _ := p.TopK(f32(0.1, nan, 0.4, 0.3, 0.05, 0.15), make([]Label, 0, 3))
+	want := []int{2, 3, 5}
+	if len(got) != 3 {
+		t.Fatalf("got %+v, want indexes %v", got, want)
+	}
+	for i, w := range want {
+		if got[i].Index != w {
+			t.Errorf("got %+v, want indexes %v", got, want)
+			break
+		}
+	}
+	// Scores are clamped to [0,1] whatever the model outputs.
+	got, _ = p.TopK(f32(-2, 7, 0, 0, 0, 0), got)
+	if got[0].Score != 1 || got[0].Index != 1 {
+		t.Errorf("got %+v, want index 1 clamped to 1", got)
+	}
+}
+
+// TestTopKAllocations checks that post-processing allocates nothing per
+// frame once the destination slice has room.
+func TestTopKAllocations(t *testing.T) {
+	for _, typ := range []DType{DTypeFloat32, DTypeUint8, DTypeInt8} {
+		out := TensorInfo{Type: typ, Shape: []int{1, 1000}, Quant: Quant{Scale: 0.05}}
+		p, err := NewPostprocessor(out, PostConfig{TopK: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := make([]byte, 1000*typ.Size())
+		for i := range raw {
+			raw[i] = byte(i * 13)
+		}
+		if typ == DTypeFloat32 {
+			raw = f32(make([]float32, 1000)...)
+		}
+		dst := make([]Label, 0, 5)
+		if n := testing.AllocsPerRun(100, func() { dst, _ = p.TopK(raw, dst) }); n != 0 {
+			t.Errorf("%s: %v allocations per TopK, want 0", typ, n)
+		}
+	}
+}
+
+func BenchmarkTopK(b *testing.B) {
+	out := TensorInfo{Type: DTypeUint8, Shape: []int{1, 1000}, Quant: Quant{Scale: 1.0 / 256}}
+	p, err := NewPostprocessor(out, PostConfig{TopK: 5})
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := make([]byte, 1000)
+	for i := range raw {
+		raw[i] = byte(i % 7)
+	}
+	dst := make([]Label, 0, 5)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		dst, _ = p.TopK(raw, dst)
+	}
+}

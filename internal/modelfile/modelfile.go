@@ -120,6 +120,9 @@ func Parse(data []byte) (info *Info, err error) {
 	// Buffers (field 4): count them, and keep the data for metadata.
 	buffers := b.tables(model, 4)
 	info.Buffers = len(buffers)
+	for _, bt := range buffers {
+		b.bufferData(bt) // checks the bounds of inline and external data
+	}
 
 	// Subgraphs (field 2).
 	subgraphs := b.tables(model, 2)
@@ -140,6 +143,16 @@ func Parse(data []byte) (info *Info, err error) {
 			}
 			if b.field(t, 6) >= 0 {
 				info.Sparse = true
+			}
+			// The runtime reads every tensor's shape, name and quantization:
+			// check their bounds too, not only those of the inputs and outputs.
+			if nd := len(b.int32s(t, 0)); nd > maxDims {
+				b.fail("subgraph %d tensor %d has %d dimensions, more than %d", si, ti, nd, maxDims)
+			}
+			b.fieldString(t, 3)
+			if q := b.fieldTable(t, 4); q.ok {
+				b.float32s(q, 2)
+				b.int64s(q, 3)
 			}
 			if buf := int(b.fieldU32(t, 2, 0)); buf >= len(buffers) && b.err == nil {
 				b.fail("subgraph %d tensor %d uses buffer %d of %d", si, ti, buf, len(buffers))
@@ -242,6 +255,9 @@ func (b *buf) bufferData(t table) []byte {
 // type TENSOR_AXIS_LABELS on an output tensor (or on the model). A malformed
 // metadata buffer is ignored: labels are optional.
 func readMetadata(raw []byte) (name, labels string) {
+	if len(raw) < 8 || string(raw[4:8]) != "M001" {
+		return "", "" // not a ModelMetadata flatbuffer
+	}
 	m := &buf{b: raw}
 	root := m.root(0)
 	if m.err != nil {

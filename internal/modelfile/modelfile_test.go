@@ -2,7 +2,9 @@ package modelfile
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -101,6 +103,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if err == nil && (len(info.Inputs) == 0 || len(info.Outputs) == 0) {
 			t.Fatal("accepted a model without inputs or outputs")
+		}
+		if err == nil {
+			// What `edged model inspect` prints must not fail on any accepted file.
+			if err := info.WriteText(io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := json.Marshal(info); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

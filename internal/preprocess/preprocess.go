@@ -5,7 +5,8 @@
 //
 // Conversion rule: the model's real input value is (pixel-mean)/std per
 // channel; quantized inputs then store q = clamp(round(real/scale + zero
-// point)). Without a configured mean/std, edged uses the convention of the
+// point)), rounding half away from zero like TFLite's own Quantize
+// operator (round(real/scale) + zero point). Without a configured mean/std, edged uses the convention of the
 // field ("full range"): uint8 inputs get the raw pixel (mean 0, std 1 for a
 // scale-1 tensor; otherwise the pixel range 0..255 mapped onto 0..255),
 // int8 inputs get pixel-128, and float32 inputs get (pixel-127.5)/127.5.
@@ -34,6 +35,10 @@ const (
 	Letterbox  = "letterbox"   // the whole region scaled to fit, centred, padded
 )
 
+// MaxSide bounds every size and coordinate Plan accepts, far above any
+// camera or model, so that its arithmetic cannot overflow.
+const MaxSide = 1 << 20
+
 // Spec says how a frame becomes a model input image.
 type Spec struct {
 	ROI      Rect   // optional region of interest in source pixels; empty = whole frame
@@ -54,8 +59,14 @@ func (s Spec) Validate() error {
 	if s.ROI.X < 0 || s.ROI.Y < 0 || s.ROI.W < 0 || s.ROI.H < 0 {
 		return fmt.Errorf("roi %+v: negative values", s.ROI)
 	}
-	if s.Width <= 0 || s.Height <= 0 {
-		return fmt.Errorf("output size %dx%d is not positive", s.Width, s.Height)
+	if (s.ROI.W == 0) != (s.ROI.H == 0) {
+		return fmt.Errorf("roi %+v: give w and h together (both 0 = whole frame)", s.ROI)
+	}
+	if max(s.ROI.X, s.ROI.Y, s.ROI.W, s.ROI.H) > MaxSide {
+		return fmt.Errorf("roi %+v: values above %d", s.ROI, MaxSide)
+	}
+	if s.Width <= 0 || s.Height <= 0 || s.Width > MaxSide || s.Height > MaxSide {
+		return fmt.Errorf("output size %dx%d: want 1..%d on each side", s.Width, s.Height, MaxSide)
 	}
 	return nil
 }
@@ -67,8 +78,8 @@ func (s Spec) Plan(srcW, srcH int) (crop, dst Rect, err error) {
 	if err := s.Validate(); err != nil {
 		return crop, dst, err
 	}
-	if srcW <= 0 || srcH <= 0 {
-		return crop, dst, fmt.Errorf("frame size %dx%d is not positive", srcW, srcH)
+	if srcW <= 0 || srcH <= 0 || srcW > MaxSide || srcH > MaxSide {
+		return crop, dst, fmt.Errorf("frame size %dx%d: want 1..%d on each side", srcW, srcH, MaxSide)
 	}
 	crop = Rect{0, 0, srcW, srcH}
 	if !s.ROI.Empty() {
@@ -161,7 +172,7 @@ func NewConverter(in infer.TensorInfo, norm Norm, bgr bool) (*Converter, error) 
 					return nil, fmt.Errorf("input tensor %q is %s without quantization parameters, but mean/std are set", in.Name, in.Type)
 				default:
 					real := (float64(p) - float64(norm.Mean[ch])) / float64(norm.Std[ch])
-					q = math.RoundToEven(real/scale + zp)
+					q = math.Round(real/scale) + zp
 				}
 				q = min(max(q, float64(lo)), float64(hi))
 				c.lut8[ch][p] = byte(int8(int(q))) // two's complement for int8

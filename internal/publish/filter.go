@@ -22,6 +22,7 @@ type Filter struct {
 	cfg     FilterConfig
 	history [][]infer.Label
 	next    int
+	filled  int // results in history, up to len(history)
 	sums    map[int]*smoothed
 	last    int // top-1 index last published; -2 = nothing yet
 	lastAt  time.Time
@@ -84,6 +85,9 @@ func (f *Filter) smooth(labels []infer.Label) []infer.Label {
 	}
 	f.history[f.next] = append(old[:0], labels...)
 	f.next = (f.next + 1) % len(f.history)
+	if f.filled < len(f.history) {
+		f.filled++ // a result without labels counts too: it scores 0 everywhere
+	}
 	for _, l := range labels {
 		s := f.sums[l.Index]
 		if s == nil {
@@ -92,12 +96,7 @@ func (f *Filter) smooth(labels []infer.Label) []infer.Label {
 		}
 		s.sum += l.Score
 	}
-	n := float32(0)
-	for _, h := range f.history {
-		if h != nil {
-			n++
-		}
-	}
+	n := float32(f.filled)
 	out := f.out[:0]
 	for idx, s := range f.sums {
 		if s.sum <= 1e-6 {

@@ -15,20 +15,43 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/edged-io/edged/internal/config"
 )
+
+// ErrRefused marks a connection the broker or its certificate refused
+// (wrong user name or password, not authorised, an unverifiable server
+// certificate): retrying will not help until the configuration changes.
+// Connect's error wraps it; test with errors.Is.
+var ErrRefused = errors.New("refused")
+
+// mqttClient is the part of paho's client the publisher uses. It is the
+// seam for unit tests; production code and integration tests use paho.
+type mqttClient interface {
+	Connect() mqtt.Token
+	Publish(topic string, qos byte, retained bool, payload any) mqtt.Token
+	IsConnectionOpen() bool
+	Disconnect(quiesce uint)
+}
 
 // Publisher publishes results to an MQTT broker.
 type Publisher struct {
 	cfg    config.Broker
 	device string
 	log    *slog.Logger
-	client mqtt.Client
+	client mqttClient
 	status string // <prefix>/<device>/status
+
+	connecting atomic.Bool // Connect is waiting: it reports failures itself
+	refused    chan error  // a refusal seen while connecting (capacity 1)
+	failMu     sync.Mutex
+	lastFail   error // the latest failed connection attempt; nil after success
+	loggedFail string
 
 	mu     sync.Mutex
 	enc    Encoder
@@ -46,6 +69,11 @@ func NewBootID() string {
 
 // New prepares a publisher for the broker in cfg; Connect connects.
 func New(cfg config.Broker, device, boot string, log *slog.Logger) (*Publisher, error) {
+	return newPublisher(cfg, device, boot, log, func(o *mqtt.ClientOptions) mqttClient { return mqtt.NewClient(o) })
+}
+
+// newPublisher is New with the client factory as a parameter.
+func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newClient func(*mqtt.ClientOptions) mqttClient) (*Publisher, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("publish: broker url is empty")
 	}
@@ -63,7 +91,8 @@ func New(cfg config.Broker, device, boot string, log *slog.Logger) (*Publisher, 
 	}
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
 		status: cfg.TopicPrefix + "/" + device + "/status",
-		enc:    Encoder{Device: device, Boot: boot}, seq: map[string]uint64{}, topics: map[string]string{}}
+		enc:    Encoder{Device: device, Boot: boot}, seq: map[string]uint64{}, topics: map[string]string{},
+		refused: make(chan error, 1)}
 	clientID := cfg.ClientID
 	if clientID == "" {
 		clientID = "edged-" + device
@@ -88,7 +117,8 @@ func New(cfg config.Broker, device, boot string, log *slog.Logger) (*Publisher, 
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			p.log.Warn("connection to broker lost", "err", err)
-		})
+		}).
+		SetConnectionNotificationHandler(p.notified)
 	if secure {
 		tc, err := tlsConfig(cfg.TLS)
 		if err != nil {
@@ -96,8 +126,65 @@ func New(cfg config.Broker, device, boot string, log *slog.Logger) (*Publisher, 
 		}
 		opts.SetTLSConfig(tc)
 	}
-	p.client = mqtt.NewClient(opts)
+	p.client = newClient(opts)
 	return p, nil
+}
+
+// notified records the outcome of each connection attempt. paho calls it
+// from its connecting goroutine, so it never blocks.
+func (p *Publisher) notified(_ mqtt.Client, n mqtt.ConnectionNotification) {
+	switch n := n.(type) {
+	case mqtt.ConnectionNotificationConnected:
+		p.failMu.Lock()
+		p.lastFail, p.loggedFail = nil, ""
+		p.failMu.Unlock()
+	case mqtt.ConnectionNotificationFailed:
+		err := n.Reason
+		p.failMu.Lock()
+		p.lastFail = err
+		repeat := err.Error() == p.loggedFail
+		p.loggedFail = err.Error()
+		p.failMu.Unlock()
+		if isRefusal(err) {
+			select {
+			case p.refused <- err:
+			default:
+			}
+		}
+		// While Connect waits it returns the failure; afterwards the
+		// background retries are logged once per distinct cause.
+		if p.connecting.Load() || repeat {
+			p.log.Debug("broker connection attempt failed", "err", err)
+		} else {
+			p.log.Warn("broker connection attempt failed; retrying", "err", err)
+		}
+	}
+}
+
+// isRefusal reports whether err is a refusal that retrying cannot fix:
+// the broker rejected the credentials or client id, or the server's
+// certificate could not be verified.
+func isRefusal(err error) bool {
+	for _, r := range []error{packets.ErrorRefusedBadUsernameOrPassword, packets.ErrorRefusedNotAuthorised,
+		packets.ErrorRefusedIDRejected, packets.ErrorRefusedBadProtocolVersion} {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)
+}
+
+// lastFailure returns the latest failed connection attempt, or nil.
+func (p *Publisher) lastFailure() error {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	return p.lastFail
 }
 
 func isLoopback(host string) bool {
@@ -156,8 +243,15 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 }
 
 // Connect connects to the broker, waiting up to the connect timeout. The
-// client keeps retrying in the background after a failure.
+// client keeps retrying in the background after a failure. A refusal
+// (wrong credentials, an unverifiable server certificate) returns at once
+// with an error wrapping ErrRefused and the broker's reason; a timeout
+// returns the reason of the last failed attempt, if any.
 func (p *Publisher) Connect(ctx context.Context) error {
+	p.connecting.Store(true)
+	defer p.connecting.Store(false)
+	timer := time.NewTimer(p.cfg.ConnectTimeout)
+	defer timer.Stop()
 	tok := p.client.Connect()
 	select {
 	case <-tok.Done():
@@ -165,7 +259,12 @@ func (p *Publisher) Connect(ctx context.Context) error {
 			return fmt.Errorf("connect to %s: %w", p.cfg.URL, err)
 		}
 		return nil
-	case <-time.After(p.cfg.ConnectTimeout):
+	case err := <-p.refused:
+		return fmt.Errorf("connect to %s: %w: %w (still retrying in the background)", p.cfg.URL, ErrRefused, err)
+	case <-timer.C:
+		if err := p.lastFailure(); err != nil {
+			return fmt.Errorf("connect to %s: no connection within %v (still retrying): %w", p.cfg.URL, p.cfg.ConnectTimeout, err)
+		}
 		return fmt.Errorf("connect to %s: no connection within %v (still retrying)", p.cfg.URL, p.cfg.ConnectTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
@@ -191,7 +290,10 @@ func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error
 	p.mu.Unlock()
 	select {
 	case <-tok.Done():
-		return tok.Error()
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("publish to %s: %w", topic, err)
+		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
 	}
@@ -206,7 +308,10 @@ func (p *Publisher) Close(ctx context.Context) error {
 	}
 	p.closed = true
 	p.mu.Unlock()
-	if p.client.IsConnected() {
+	// Without an open connection the broker has already published the
+	// will ("offline"), and a stored message would only wait for a
+	// reconnection that Disconnect cancels.
+	if p.client.IsConnectionOpen() {
 		tok := p.client.Publish(p.status, 1, true, "offline")
 		select {
 		case <-tok.Done():

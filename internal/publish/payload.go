@@ -68,7 +68,7 @@ func (e *Encoder) Encode(camera string, seq uint64, r *Result) []byte {
 		}
 		b = appendStr(append(b, `{"label":`...), l.Label)
 		b = strconv.AppendInt(append(b, `,"index":`...), int64(l.Index), 10)
-		b = strconv.AppendFloat(append(b, `,"score":`...), float64(l.Score), 'f', 4, 32)
+		b = strconv.AppendFloat(append(b, `,"score":`...), float64(clamp01(l.Score)), 'f', 4, 32)
 		b = append(b, '}')
 	}
 	b = append(b, `],"latency_ms":{"capture":`...)
@@ -83,6 +83,19 @@ func (e *Encoder) Encode(camera string, seq uint64, r *Result) []byte {
 	b = append(b, '}')
 	e.buf = b
 	return b
+}
+
+// clamp01 keeps a score inside [0,1] as the payload promises; NaN (a model
+// gone wrong) becomes 0, since JSON has no NaN.
+func clamp01(s float32) float32 {
+	switch {
+	case s > 1:
+		return 1
+	case s >= 0:
+		return s
+	default: // negative or NaN
+		return 0
+	}
 }
 
 func appendMS(b []byte, d time.Duration) []byte {

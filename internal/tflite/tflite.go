@@ -260,23 +260,6 @@ func (m *Model) freeLocked() {
 	}
 }
 
-// InterpreterOptions configure an interpreter.
-type InterpreterOptions struct {
-	Threads int  // 0: the runtime's default
-	XNNPACK bool // apply the XNNPACK delegate (when the library has it)
-}
-
-// Tensor describes one tensor of an interpreter.
-type Tensor struct {
-	Name      string
-	Type      int // the runtime's TfLiteType code
-	Shape     []int
-	Bytes     int
-	Scale     float32
-	ZeroPoint int32
-	data      unsafe.Pointer
-}
-
 // Interpreter runs a model. It is not safe for concurrent use, except Close.
 type Interpreter struct {
 	model    *Model
@@ -289,26 +272,13 @@ type Interpreter struct {
 	xnnpack  bool
 }
 
-// Error is a failure reported by the runtime, with its own words.
-type Error struct {
-	Op      string // what edged asked the runtime to do
-	Message string // what the runtime's error reporter said
-}
-
-func (e *Error) Error() string {
-	if e.Message == "" {
-		return "tflite: " + e.Op + " failed"
-	}
-	return "tflite: " + e.Op + ": " + e.Message
-}
-
 // NewInterpreter creates an interpreter on the model and allocates its
 // tensors.
 func (m *Model) NewInterpreter(opts InterpreterOptions) (*Interpreter, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.m == nil {
-		return nil, errors.New("tflite: model is closed")
+	if m.done || m.m == nil {
+		return nil, fmt.Errorf("new interpreter: %w", ErrClosed)
 	}
 	it := &Interpreter{model: m, errs: (*C.edged_errbuf)(C.calloc(1, C.size_t(unsafe.Sizeof(C.edged_errbuf{}))))}
 	xnn := C.int(0)
@@ -378,8 +348,10 @@ func (it *Interpreter) message() string {
 // XNNPACK reports whether the XNNPACK delegate is applied.
 func (it *Interpreter) XNNPACK() bool { return it.xnnpack }
 
-// Inputs and Outputs describe the interpreter's tensors.
-func (it *Interpreter) Inputs() []Tensor  { return it.inputs }
+// Inputs describes the interpreter's input tensors, in order.
+func (it *Interpreter) Inputs() []Tensor { return it.inputs }
+
+// Outputs describes the interpreter's output tensors, in order.
 func (it *Interpreter) Outputs() []Tensor { return it.outputs }
 
 // InputData returns the memory of input tensor i, valid until Close.
@@ -399,7 +371,7 @@ func view(ts []Tensor, i int) []byte {
 // Invoke runs the model on the current inputs.
 func (it *Interpreter) Invoke() error {
 	if it.in == nil {
-		return errors.New("tflite: interpreter is closed")
+		return fmt.Errorf("invoke: %w", ErrClosed)
 	}
 	if C.api_invoke(it.model.lib.api, it.in) != 0 {
 		return &Error{Op: "invoke", Message: it.message()}

@@ -1,7 +1,9 @@
 package tfliteengine
 
 import (
+	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -64,13 +66,17 @@ func TestConformance(t *testing.T) {
 		file    string
 		input   []int
 		outputs int
+		out0    []int  // shape of output 0
 		op      string // an operator the model must be reported to use
+		sparse  bool   // the model stores sparse (DENSIFY) weights
 	}{
-		{"face_detection_short_range.tflite", []int{1, 128, 128, 3}, 2, "CONV_2D"},
-		{"face_detection_full_range.tflite", []int{1, 192, 192, 3}, 2, "CONV_2D"},
-		{"face_detection_full_range_sparse.tflite", []int{1, 192, 192, 3}, 2, "DENSIFY"},
-		{"hand_landmark_full.tflite", []int{1, 224, 224, 3}, 4, "CONV_2D"},
-		{"hand_landmark_lite.tflite", []int{1, 224, 224, 3}, 4, "CONV_2D"},
+		{"face_detection_short_range.tflite", []int{1, 128, 128, 3}, 2, []int{1, 896, 16}, "CONV_2D", false},
+		{"face_detection_full_range.tflite", []int{1, 192, 192, 3}, 2, []int{1, 2304, 16}, "CONV_2D", false},
+		{"face_detection_full_range_sparse.tflite", []int{1, 192, 192, 3}, 2, []int{1, 2304, 16}, "DENSIFY", true},
+		{"hand_landmark_full.tflite", []int{1, 224, 224, 3}, 4, []int{1, 63}, "FULLY_CONNECTED", false},
+		{"hand_landmark_lite.tflite", []int{1, 224, 224, 3}, 4, []int{1, 63}, "LOGISTIC", false},
+		{"palm_detection_full.tflite", []int{1, 192, 192, 3}, 2, []int{1, 2016, 18}, "PRELU", false},
+		{"palm_detection_lite.tflite", []int{1, 192, 192, 3}, 2, []int{1, 2016, 18}, "PRELU", false},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -88,6 +94,20 @@ func TestConformance(t *testing.T) {
 			if info.Ops[c.op] == 0 {
 				t.Errorf("ops %v lack %s", info.Ops, c.op)
 			}
+			if got := info.Outputs[0].Shape; !equal(got, c.out0) {
+				t.Errorf("output 0 shape %v, want %v", got, c.out0)
+			}
+			// Every MediaPipe model of the corpus stores float16 weights
+			// that DEQUANTIZE ops widen to float32 at load.
+			if !info.Float16 || info.Ops["DEQUANTIZE"] == 0 {
+				t.Errorf("float16 weights not reported: float16=%v, DEQUANTIZE ops %d", info.Float16, info.Ops["DEQUANTIZE"])
+			}
+			if info.Sparse != c.sparse {
+				t.Errorf("sparse tensors reported %v, want %v", info.Sparse, c.sparse)
+			}
+			if in := info.Inputs[0]; in.Type != "float32" || len(in.Scale) != 0 {
+				t.Errorf("input %+v, want unquantized float32", in)
+			}
 			m, err := e.Load(path, infer.Options{Threads: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -101,16 +121,31 @@ func TestConformance(t *testing.T) {
 			if !equal(s.Inputs()[0].Shape, c.input) || s.Inputs()[0].Type != infer.DTypeFloat32 {
 				t.Errorf("runtime input %+v", s.Inputs()[0])
 			}
+			// A deterministic pseudo-image with values in [0,1).
 			in := s.InputBuffer(0)
-			for i := range in {
-				in[i] = byte(i * 7)
+			if len(in) != s.Inputs()[0].Bytes || len(in) != 4*s.Inputs()[0].Elements() {
+				t.Fatalf("input buffer of %d bytes for %+v", len(in), s.Inputs()[0])
+			}
+			for k := 0; k+4 <= len(in); k += 4 {
+				binary.LittleEndian.PutUint32(in[k:], math.Float32bits(float32(k*7%256)/256))
 			}
 			if err := s.Invoke(); err != nil {
 				t.Fatal(err)
 			}
+			if len(s.Outputs()) != c.outputs {
+				t.Errorf("runtime reports %d outputs, want %d", len(s.Outputs()), c.outputs)
+			}
 			for i, o := range s.Outputs() {
 				if len(s.OutputBuffer(i)) != o.Bytes || o.Bytes != o.Elements()*o.Type.Size() {
 					t.Errorf("output %d: %d bytes for %+v", i, len(s.OutputBuffer(i)), o)
+				}
+				if o.Type != infer.DTypeFloat32 || !equal(o.Shape, info.Outputs[i].Shape) {
+					t.Errorf("runtime output %d is %s %v, the file says %s %v", i, o.Type, o.Shape, info.Outputs[i].Type, info.Outputs[i].Shape)
+				}
+				for k := 0; k+4 <= len(s.OutputBuffer(i)); k += 4 {
+					if v := math.Float32frombits(binary.LittleEndian.Uint32(s.OutputBuffer(i)[k:])); math.IsNaN(float64(v)) {
+						t.Fatalf("output %d element %d is NaN", i, k/4)
+					}
 				}
 			}
 		})
@@ -142,32 +177,6 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
-}
-
-// BenchmarkInvokeFloat measures a float model (MediaPipe's hand landmark
-// model, 224x224) with and without XNNPACK.
-func BenchmarkInvokeFloat(b *testing.B) {
-	e := openEngine(b)
-	path := mediapipe(b, "hand_landmark_lite.tflite")
-	for _, acc := range []string{"on", "off"} {
-		b.Run("xnnpack-"+acc, func(b *testing.B) {
-			m, err := e.Load(path, infer.Options{Threads: 1, Accelerate: acc})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			s, err := m.NewSession()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.Invoke()
-			}
-		})
-	}
 }
 
 func TestMissingLibraryIsClear(t *testing.T) {

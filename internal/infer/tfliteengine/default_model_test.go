@@ -89,20 +89,3 @@ func TestDefaultModelSpaceShuttle(t *testing.T) {
 		})
 	}
 }
-
-func BenchmarkInvokeDefault(b *testing.B) {
-	for _, acc := range []string{"on", "off"} {
-		b.Run("xnnpack-"+acc, func(b *testing.B) {
-			m, _ := loadDefault(b, infer.Options{Threads: 1, Accelerate: acc})
-			defer m.Close()
-			s, _ := m.NewSession()
-			defer s.Close()
-			copy(s.InputBuffer(0), spaceShuttleRGB(b, 224))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.Invoke()
-			}
-		})
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,24 +27,30 @@ type Engine struct {
 }
 
 // Candidates returns, in order, where Open looks for the library when no
-// explicit path is given.
+// explicit path is given: $EDGED_TFLITE_LIB, the installed package's
+// lib/edged next to the executable's folder and /usr/lib/edged, the source
+// tree's third_party/tflite/linux_<arch> (from the working directory and
+// from the executable's parent folder), and last the bare file name for the
+// system loader's own search (LD_LIBRARY_PATH, ld.so.cache).
 func Candidates() []string {
 	var c []string
 	if env := os.Getenv("EDGED_TFLITE_LIB"); env != "" {
 		c = append(c, env)
 	}
 	arch := "linux_" + runtime.GOARCH
+	exeDir := ""
 	if exe, err := os.Executable(); err == nil {
-		dir := filepath.Dir(exe)
-		c = append(c,
-			filepath.Join(dir, "..", "lib", "edged", LibraryName),
-			filepath.Join(dir, "..", "third_party", "tflite", arch, LibraryName))
+		exeDir = filepath.Dir(exe)
+		c = append(c, filepath.Join(exeDir, "..", "lib", "edged", LibraryName))
 	}
 	c = append(c, filepath.Join("/usr/lib/edged", LibraryName))
 	if wd, err := os.Getwd(); err == nil {
 		c = append(c, filepath.Join(wd, "third_party", "tflite", arch, LibraryName))
 	}
-	return append(c, LibraryName) // the system loader's own search
+	if exeDir != "" {
+		c = append(c, filepath.Join(exeDir, "..", "third_party", "tflite", arch, LibraryName))
+	}
+	return append(c, LibraryName)
 }
 
 // Open opens the TFLite library at path, or searches Candidates when path
@@ -108,15 +115,19 @@ type model struct {
 // and float models (see docs/performance.md).
 func (m *model) useXNNPACK() bool { return m.opts.Accelerate != "off" }
 
+// NewSession opens an interpreter on the model with its tensors allocated.
+// A model needing an operator the runtime lacks gives an
+// *infer.UnsupportedOpError naming it.
 func (m *model) NewSession() (infer.Session, error) {
 	it, err := m.m.NewInterpreter(tflite.InterpreterOptions{Threads: m.opts.Threads, XNNPACK: m.useXNNPACK()})
 	if err != nil {
+		if errors.Is(err, tflite.ErrClosed) {
+			return nil, fmt.Errorf("model %s: %w", m.path, infer.ErrClosed)
+		}
 		var te *tflite.Error
-		if errors.As(err, &te) && len(m.info.CustomOps) > 0 && strings.Contains(te.Message, "custom op") {
-			for _, op := range m.info.CustomOps {
-				if strings.Contains(te.Message, op) {
-					return nil, fmt.Errorf("model %s: %w", m.path, &infer.UnsupportedOpError{Op: op, Message: te.Message})
-				}
+		if errors.As(err, &te) {
+			if op := unsupportedOp(te.Message, m.info.CustomOps); op != "" {
+				return nil, fmt.Errorf("model %s: %w", m.path, &infer.UnsupportedOpError{Op: op, Message: te.Message})
 			}
 		}
 		return nil, fmt.Errorf("model %s: %w", m.path, err)
@@ -125,6 +136,29 @@ func (m *model) NewSession() (infer.Session, error) {
 	s.inputs = convert(it.Inputs())
 	s.outputs = convert(it.Outputs())
 	return s, nil
+}
+
+// builtinMissing matches the runtime's words for a builtin operator it
+// lacks (a model made for a newer TFLite than the one loaded), e.g.
+// "Didn't find op for builtin opcode 'GELU' version '1'".
+var builtinMissing = regexp.MustCompile(`builtin opcode '([^']+)'`)
+
+// unsupportedOp names the operator that the runtime's error message says
+// it cannot resolve, or returns "" when the message is about something
+// else. Custom op names come from the model checker, so that the name is
+// exact even when the runtime's message wraps it in other text.
+func unsupportedOp(msg string, customOps []string) string {
+	if strings.Contains(msg, "custom op") {
+		for _, op := range customOps {
+			if strings.Contains(msg, op) {
+				return op
+			}
+		}
+	}
+	if sub := builtinMissing.FindStringSubmatch(msg); sub != nil {
+		return sub[1]
+	}
+	return ""
 }
 
 func (m *model) Close() error { return m.m.Close() }
