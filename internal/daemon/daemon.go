@@ -136,8 +136,12 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		defer pub.Close(context.WithoutCancel(ctx))
 		if err := pub.Connect(ctx); err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return nil
+			case errors.Is(err, publish.ErrRefused):
+				// Credentials or certificates are wrong: retrying cannot help.
+				return err
 			}
 			log.Warn("broker not reachable yet; results wait until it is", "err", err)
 		}

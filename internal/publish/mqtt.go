@@ -47,6 +47,10 @@ type Publisher struct {
 	client mqttClient
 	status string // <prefix>/<device>/status
 
+	up     chan struct{} // closed once the first connection is made
+	upOnce sync.Once
+	done   chan struct{} // closed by Close
+
 	connecting atomic.Bool // Connect is waiting: it reports failures itself
 	refused    chan error  // a refusal seen while connecting (capacity 1)
 	failMu     sync.Mutex
@@ -92,7 +96,7 @@ func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newC
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
 		status: cfg.TopicPrefix + "/" + device + "/status",
 		enc:    Encoder{Device: device, Boot: boot}, seq: map[string]uint64{}, topics: map[string]string{},
-		refused: make(chan error, 1)}
+		refused: make(chan error, 1), up: make(chan struct{}), done: make(chan struct{})}
 	clientID := cfg.ClientID
 	if clientID == "" {
 		clientID = "edged-" + device
@@ -111,9 +115,10 @@ func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newC
 		SetCleanSession(true).
 		SetOrderMatters(true).
 		SetBinaryWill(p.status, []byte("offline"), 1, true).
-		SetOnConnectHandler(func(c mqtt.Client) {
+		SetOnConnectHandler(func(mqtt.Client) {
 			p.log.Info("connected to broker")
-			c.Publish(p.status, 1, true, "online")
+			p.client.Publish(p.status, 1, true, "online")
+			p.upOnce.Do(func() { close(p.up) })
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			p.log.Warn("connection to broker lost", "err", err)
@@ -272,8 +277,21 @@ func (p *Publisher) Connect(ctx context.Context) error {
 }
 
 // Publish encodes r and publishes it on <prefix>/<device>/<camera>/result,
-// waiting for the broker's acknowledgement at QoS 1 and 2.
+// waiting for the broker's acknowledgement at QoS 1 and 2. Before the
+// first connection it waits for one: paho drops messages stored before a
+// clean session's first connection without completing their tokens.
 func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error {
+	select {
+	case <-p.up:
+	default:
+		select {
+		case <-p.up:
+		case <-p.done:
+			return errors.New("publish: publisher is closed")
+		case <-ctx.Done():
+			return fmt.Errorf("publish for camera %q: waiting for the first connection to %s: %w", camera, p.cfg.URL, ctx.Err())
+		}
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -307,6 +325,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
+	close(p.done)
 	p.mu.Unlock()
 	// Without an open connection the broker has already published the
 	// will ("offline"), and a stored message would only wait for a

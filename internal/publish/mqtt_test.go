@@ -78,6 +78,7 @@ func (r *recorder) Connect() mqtt.Token {
 		return r.connectTok
 	}
 	r.open = true
+	r.opts.OnConnect(nil) // as paho does once connected
 	return newToken(nil, true)
 }
 
@@ -236,7 +237,11 @@ func TestSeqPerCameraAndTopics(t *testing.T) {
 	}
 	want := map[string][]uint64{"front": {1, 2, 3}, "back": {1, 2}}
 	got := map[string][]uint64{}
-	for _, m := range rec.messages() {
+	msgs := rec.messages()
+	if len(msgs) == 0 || msgs[0] != (sent{"edged/dev/status", 1, true, "online"}) {
+		t.Fatalf("messages %v: want a retained QoS 1 online on edged/dev/status first", msgs)
+	}
+	for _, m := range msgs[1:] {
 		var pl Payload
 		if err := json.Unmarshal([]byte(m.payload), &pl); err != nil {
 			t.Fatalf("%s: %v", m.payload, err)
@@ -256,6 +261,9 @@ func TestSeqPerCameraAndTopics(t *testing.T) {
 func TestFailedPublishLeavesAGap(t *testing.T) {
 	p, rec := newRecorded(t, brokerConfig("tcp://127.0.0.1:1883"))
 	ctx := context.Background()
+	if err := p.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
 	fail := errors.New("connection reset")
 	calls := 0
 	rec.publishTok = func() *token {
@@ -273,7 +281,7 @@ func TestFailedPublishLeavesAGap(t *testing.T) {
 		t.Fatalf("errors %v: want only the second, wrapping %q and naming the topic", errs, fail)
 	}
 	var seqs []uint64
-	for _, m := range rec.messages() {
+	for _, m := range rec.messages()[1:] { // after "online"
 		var pl Payload
 		json.Unmarshal([]byte(m.payload), &pl)
 		seqs = append(seqs, pl.Seq)
@@ -285,6 +293,9 @@ func TestFailedPublishLeavesAGap(t *testing.T) {
 
 func TestPublishWaitsForAckOrContext(t *testing.T) {
 	p, rec := newRecorded(t, brokerConfig("tcp://127.0.0.1:1883"))
+	if err := p.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	rec.publishTok = func() *token { return newToken(nil, false) } // never acknowledged
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -292,6 +303,28 @@ func TestPublishWaitsForAckOrContext(t *testing.T) {
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled once the context ends", err)
+	}
+}
+
+// TestPublishBeforeFirstConnection: a result waits for the first
+// connection rather than going to paho, which would drop it and never
+// complete its token; Close and the context both end the wait.
+func TestPublishBeforeFirstConnection(t *testing.T) {
+	p, rec := newRecorded(t, brokerConfig("tcp://127.0.0.1:1883"))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- p.Publish(ctx, "c", result(1)) }()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "first connection") {
+		t.Fatalf("got %v, want context.Canceled while waiting for the first connection", err)
+	}
+	go func() { errc <- p.Publish(context.Background(), "c", result(2)) }()
+	p.Close(context.Background())
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("got %v, want a closed error once Close runs", err)
+	}
+	if n := len(rec.messages()); n != 0 {
+		t.Errorf("%d messages reached the client before any connection, want 0", n)
 	}
 }
 
