@@ -54,3 +54,14 @@ mediapipe-packed:
 			echo "$(MEDIAPIPE_DIR)/$$(basename "$$f"): bytes $$s-$$e of $$(basename "$${l%_loader.js}.data")"; \
 		done; \
 	done
+
+# test-modelfile-32bit runs the pure-Go model checker's tests with 32-bit
+# ints (as on 32-bit Raspberry Pi OS), where an unsigned offset read into an
+# int can turn negative. GOARCH=386 runs natively on amd64 hosts.
+# fuzz-modelfile fuzzes the checker (FUZZTIME, default 3m).
+.PHONY: test-modelfile-32bit fuzz-modelfile
+FUZZTIME ?= 3m
+test-modelfile-32bit:
+	GOARCH=386 CGO_ENABLED=0 $(GO) test -count=1 ./internal/modelfile ./internal/infer
+fuzz-modelfile:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/modelfile

@@ -229,7 +229,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		c.setState("streaming", nil)
 		c.plannedFor, c.planErr = image.Point{}, nil // re-plan (and re-report) the new stream's frames
 		opened := time.Now()
-		pass := 0 // frames read since the source was (re)opened
+		pass := 0 // frames handed over since the source was (re)opened
 		for ctx.Err() == nil {
 			t0 := time.Now()
 			file, err := c.read()
@@ -246,7 +246,10 @@ func (c *Camera) Run(ctx context.Context) error {
 				}
 				if c.cfg.Loop {
 					// Starting over at once would spin: back off instead.
-					err := fmt.Errorf("%s %s: no readable frame", c.src.Kind, c.src.Raw)
+					err := fmt.Errorf("%s %s: no usable frame", c.src.Kind, c.src.Raw)
+					if c.planErr != nil {
+						err = fmt.Errorf("%s %s: no usable frame: %w", c.src.Kind, c.src.Raw, c.planErr)
+					}
 					c.setState("reconnecting", err)
 					c.log.Warn("source failed", "err", err)
 					break
@@ -263,7 +266,6 @@ func (c *Camera) Run(ctx context.Context) error {
 				c.log.Warn("source failed", "err", err)
 				break
 			}
-			pass++
 			if delay != c.cfg.Backoff.Initial && t0.Sub(opened) >= c.cfg.Backoff.Healthy {
 				delay = c.cfg.Backoff.Initial
 			}
@@ -290,7 +292,9 @@ func (c *Camera) Run(ctx context.Context) error {
 				if !errors.Is(err, errBadPlan) {
 					c.log.Warn("frame skipped", "frame", number, "err", err)
 				}
+				continue
 			}
+			pass++
 		}
 		c.closeSource()
 	}

@@ -184,10 +184,27 @@ func TestFilePacedByFPSCapKeepsEveryFrame(t *testing.T) {
 	}
 }
 
-func TestLoopOverUnreadableFolderBacksOff(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bad.jpg"), []byte("not an image"), 0o644)
-	c, err := New(Config{Name: "bad", Source: dir, Spec: spec(), Loop: true,
+// TestLoopWithoutUsableFramesBacksOff: a looping folder that yields no
+// frame (every image corrupt, or every image too small for the ROI) backs
+// off between passes instead of spinning, and says why.
+func TestLoopWithoutUsableFramesBacksOff(t *testing.T) {
+	corrupt := t.TempDir()
+	os.WriteFile(filepath.Join(corrupt, "bad.jpg"), []byte("not an image"), 0o644)
+	small := t.TempDir()
+	writeBands(t, small, "small.png", 10, 10, blue)
+	for _, tc := range []struct {
+		name, dir, why string
+		spec           preprocess.Spec
+	}{
+		{"corrupt", corrupt, "no usable frame", spec()},
+		{"roi outside", small, "roi", preprocess.Spec{ROI: preprocess.Rect{X: 20, Y: 0, W: 5, H: 5}, Width: 2, Height: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { loopBacksOff(t, tc.dir, tc.spec, tc.why) })
+	}
+}
+
+func loopBacksOff(t *testing.T, dir string, sp preprocess.Spec, why string) {
+	c, err := New(Config{Name: "bad", Source: dir, Spec: sp, Loop: true,
 		Backoff: Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -209,8 +226,8 @@ func TestLoopOverUnreadableFolderBacksOff(t *testing.T) {
 	}
 	c.Close()
 	st := c.State()
-	if st.State != "reconnecting" || !strings.Contains(st.LastError, "no readable frame") {
-		t.Errorf("state %+v, want reconnecting with a no-readable-frame error", st)
+	if st.State != "reconnecting" || !strings.Contains(st.LastError, why) {
+		t.Errorf("state %+v, want reconnecting with an error saying %q", st, why)
 	}
 }
 

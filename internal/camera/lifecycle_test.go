@@ -253,4 +253,12 @@ func TestParseDevicePaths(t *testing.T) {
 			t.Errorf("%q: a device must be live", s)
 		}
 	}
+	for _, s := range []string{"/dev/", "/dev/v4l"} {
+		if st, err := os.Stat(s); err != nil || !st.IsDir() {
+			continue // /dev/v4l exists only where a camera was plugged in
+		}
+		if _, err := ParseSource(s); err == nil || !strings.Contains(err.Error(), "not a camera") {
+			t.Errorf("%q: %v, want a not-a-camera error", s, err)
+		}
+	}
 }

@@ -59,6 +59,9 @@ func ParseSource(s string) (Source, error) {
 		// V4L2 nodes, including the stable names under /dev/v4l/by-id and
 		// /dev/v4l/by-path. They need not exist yet: an unplugged camera is
 		// retried until it appears.
+		if st, err := os.Stat(s); err == nil && st.IsDir() {
+			return Source{}, fmt.Errorf("source %q: a folder under /dev is not a camera", s)
+		}
 		return Source{Kind: Device, Raw: s, Index: -1}, nil
 	}
 	st, err := os.Stat(s)

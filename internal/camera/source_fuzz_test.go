@@ -29,8 +29,8 @@ func FuzzParseSource(f *testing.F) {
 		lower := strings.ToLower(src.Raw)
 		switch src.Kind {
 		case Device:
-			if src.Index < 0 && !strings.HasPrefix(src.Raw, "/dev/video") {
-				t.Fatalf("%q: device without an index or a /dev/video path", s)
+			if src.Index < 0 && !strings.HasPrefix(src.Raw, "/dev/") {
+				t.Fatalf("%q: device without an index or a /dev/ path", s)
 			}
 		case Stream:
 			if !strings.Contains(lower, "://") || src.Index != -1 {

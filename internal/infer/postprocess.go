@@ -149,7 +149,11 @@ func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
 			dst[j] = dst[j-1]
 			j--
 		}
-		dst[j] = Label{Label: p.names[i], Index: i, Score: min(max(v, 0), 1)}
+		dst[j] = Label{Label: p.names[i], Index: i, Score: v}
+	}
+	// Rank on the model's own values, then report scores in [0,1].
+	for k := range dst {
+		dst[k].Score = min(max(dst[k].Score, 0), 1)
 	}
 	return dst, nil
 }

@@ -145,10 +145,11 @@ func TestTopKOrderAndNaN(t *testing.T) {
 			break
 		}
 	}
-	// Scores are clamped to [0,1] whatever the model outputs.
-	got, _ = p.TopK(f32(-2, 7, 0, 0, 0, 0), got)
-	if got[0].Score != 1 || got[0].Index != 1 {
-		t.Errorf("got %+v, want index 1 clamped to 1", got)
+	// Scores are clamped to [0,1] whatever the model outputs, after ranking
+	// on the model's own values.
+	got, _ = p.TopK(f32(-2, 5, 0, 7, 0, 6), got)
+	if len(got) != 3 || got[0].Index != 3 || got[1].Index != 5 || got[2].Index != 1 || got[0].Score != 1 || got[2].Score != 1 {
+		t.Errorf("got %+v, want indexes 3, 5, 1 with scores clamped to 1", got)
 	}
 }
 

@@ -123,6 +123,12 @@ func TestBoundsChecks(t *testing.T) {
 		}, "outside the"},
 		{"tensor buffer index", func(m *miniModel) { m.tensors[1].fields[2] = uint32(7) }, "uses buffer 7 of 1"},
 		{"operator code index", func(m *miniModel) { m.operators[0].fields[0] = uint32(4) }, "operator code 4 of 1"},
+		// Indexes and offsets with the top bit set turn negative in a 32-bit
+		// int (GOARCH=386 or arm): they must still be caught.
+		{"operator code index, 32-bit negative", func(m *miniModel) { m.operators[0].fields[0] = uint32(0x80000000) }, "operator code 2147483648 of 1"},
+		{"tensor buffer index, 32-bit negative", func(m *miniModel) { m.tensors[1].fields[2] = uint32(0xffffffff) }, "uses buffer 4294967295 of 1"},
+		{"metadata buffer index, 32-bit negative", func(m *miniModel) { m.metadata = []*tbl{tb("x", uint32(0x80000001))} }, "uses buffer 2147483649 of 1"},
+		{"offset, 32-bit negative", func(m *miniModel) { m.tensors[1].fields[3] = rawOffset(0x80000000) }, "outside the"},
 		{"operator tensor index", func(m *miniModel) { m.operators[0].fields[2] = []int32{9} }, "refers to tensor 9 of 2"},
 		{"negative operator tensor index", func(m *miniModel) { m.operators[0].fields[1] = []int32{-5} }, "refers to tensor -5"},
 		{"subgraph input index", func(m *miniModel) { m.inputs = []int32{2} }, "input/output tensor 2 of 2"},

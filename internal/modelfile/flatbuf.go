@@ -64,14 +64,45 @@ func (b *buf) u64(pos int) uint64 {
 }
 
 // root returns the root table whose offset is at pos.
-func (b *buf) root(pos int) table { return b.tableAt(pos + int(b.u32(pos))) }
+func (b *buf) root(pos int) table { return b.tableAt(b.follow(pos)) }
+
+// follow returns the position that the unsigned offset stored at pos points
+// to. Offsets point forward; the sum is computed without int overflow, so a
+// huge offset cannot wrap backwards on 32-bit platforms.
+func (b *buf) follow(pos int) int {
+	off := b.u32(pos)
+	if b.err != nil {
+		return -1
+	}
+	if uint64(off) > uint64(len(b.b)-pos) {
+		b.fail("offset %d at %d points outside the %d-byte file", off, pos, len(b.b))
+		return -1
+	}
+	return pos + int(off)
+}
+
+// index reads the unsigned index stored at field i (default 0) as an int,
+// or -1 when it is too large for any table of this file, so that it never
+// turns negative on 32-bit platforms.
+func (b *buf) index(t table, i int) int {
+	v := b.fieldU32(t, i, 0)
+	if uint64(v) > uint64(len(b.b)) {
+		return -1
+	}
+	return int(v)
+}
 
 // tableAt reads the table at pos and locates its vtable.
 func (b *buf) tableAt(pos int) table {
 	if !b.in(pos, 4) {
 		return table{}
 	}
-	vt := pos - int(int32(b.u32(pos)))
+	vt64 := int64(pos) - int64(int32(b.u32(pos)))
+	if vt64 < 0 || vt64 > int64(len(b.b)) {
+		b.fail("table at %d has its vtable outside the %d-byte file", pos, len(b.b))
+		return table{}
+	}
+	vt := int(vt64)
 	vtLen := int(b.u16(vt))
 	if b.err != nil {
 		return table{}
@@ -126,7 +157,7 @@ func (b *buf) deref(t table, i int) int {
 	if p < 0 {
 		return -1
 	}
-	return p + int(b.u32(p))
+	return b.follow(p)
 }
 
 // fieldTable returns the sub-table at field i.
@@ -145,14 +176,15 @@ func (b *buf) vector(t table, i, elemSize int) (start, n int) {
 	if p < 0 || b.err != nil {
 		return 0, 0
 	}
-	n = int(b.u32(p))
+	n32 := b.u32(p)
 	if b.err != nil {
 		return 0, 0
 	}
-	if n < 0 || n > (len(b.b)-p-4)/max(elemSize, 1) {
-		b.fail("vector at %d claims %d elements, more than the file holds", p, n)
+	if uint64(n32) > uint64((len(b.b)-p-4)/max(elemSize, 1)) {
+		b.fail("vector at %d claims %d elements, more than the file holds", p, n32)
 		return 0, 0
 	}
+	n = int(n32)
 	if b.work += n; b.work > 4*len(b.b)+1<<16 {
 		b.fail("the file's tables refer to each other more than any model needs (%d elements visited)", b.work)
 		return 0, 0
@@ -185,7 +217,7 @@ func (b *buf) tables(t table, i int) []table {
 	out := make([]table, 0, n)
 	for k := 0; k < n; k++ {
 		p := start + 4*k
-		tt := b.tableAt(p + int(b.u32(p)))
+		tt := b.tableAt(b.follow(p))
 		if b.err != nil {
 			return nil
 		}

@@ -154,14 +154,14 @@ func Parse(data []byte) (info *Info, err error) {
 				b.float32s(q, 2)
 				b.int64s(q, 3)
 			}
-			if buf := int(b.fieldU32(t, 2, 0)); buf >= len(buffers) && b.err == nil {
-				b.fail("subgraph %d tensor %d uses buffer %d of %d", si, ti, buf, len(buffers))
+			if buf := b.index(t, 2); (buf < 0 || buf >= len(buffers)) && b.err == nil {
+				b.fail("subgraph %d tensor %d uses buffer %d of %d", si, ti, b.fieldU32(t, 2, 0), len(buffers))
 			}
 		}
 		for oi, op := range b.tables(sg, 3) {
-			idx := int(b.fieldU32(op, 0, 0))
-			if idx >= len(opNames) {
-				b.fail("subgraph %d operator %d uses operator code %d of %d", si, oi, idx, len(opNames))
+			idx := b.index(op, 0)
+			if idx < 0 || idx >= len(opNames) {
+				b.fail("subgraph %d operator %d uses operator code %d of %d", si, oi, b.fieldU32(op, 0, 0), len(opNames))
 				break
 			}
 			for _, ref := range append(b.int32s(op, 1), b.int32s(op, 2)...) {
@@ -185,9 +185,9 @@ func Parse(data []byte) (info *Info, err error) {
 	for _, md := range b.tables(model, 6) {
 		name := b.fieldString(md, 0)
 		info.Metadata = append(info.Metadata, name)
-		bi := int(b.fieldU32(md, 1, 0))
-		if bi >= len(buffers) {
-			b.fail("metadata %q uses buffer %d of %d", name, bi, len(buffers))
+		bi := b.index(md, 1)
+		if bi < 0 || bi >= len(buffers) {
+			b.fail("metadata %q uses buffer %d of %d", name, b.fieldU32(md, 1, 0), len(buffers))
 			break
 		}
 		if name == "TFLITE_METADATA" && b.err == nil {

@@ -197,39 +197,39 @@ func (c *Converter) Convert(dst, bgr []byte) error {
 	if len(bgr) != c.n*3 {
 		return fmt.Errorf("image has %d bytes, want %d (%dx%dx3)", len(bgr), c.n*3, c.Width(), c.Height())
 	}
-	// Output channel k reads source byte src[k] of each BGR pixel.
-	src := [3]int{2, 1, 0} // RGB out of BGR
-	if c.bgr {
-		src = [3]int{0, 1, 2}
-	}
-	// The LUT is indexed by the RGB channel the value belongs to.
-	rgbOf := [3]int{0, 1, 2}
-	if c.bgr {
-		rgbOf = [3]int{2, 1, 0}
-	}
+	// The tables are indexed by RGB channel; pixels arrive as B, G, R.
 	if c.float {
 		if len(dst) != c.n*12 {
 			return fmt.Errorf("input buffer has %d bytes, want %d", len(dst), c.n*12)
 		}
-		l0, l1, l2 := &c.lutF[rgbOf[0]], &c.lutF[rgbOf[1]], &c.lutF[rgbOf[2]]
-		for i := 0; i < c.n; i++ {
-			p := bgr[3*i : 3*i+3 : 3*i+3]
-			o := dst[12*i : 12*i+12 : 12*i+12]
-			binary.LittleEndian.PutUint32(o[0:], math.Float32bits(l0[p[src[0]]]))
-			binary.LittleEndian.PutUint32(o[4:], math.Float32bits(l1[p[src[1]]]))
-			binary.LittleEndian.PutUint32(o[8:], math.Float32bits(l2[p[src[2]]]))
+		l0, l1, l2 := &c.lutF[0], &c.lutF[1], &c.lutF[2] // R, G, B
+		s0, s2 := 2, 0                                   // R is byte 2 of a BGR pixel
+		if c.bgr {
+			l0, l2, s0, s2 = l2, l0, 0, 2
+		}
+		for i, j := 0, 0; i < len(bgr); i, j = i+3, j+12 {
+			s, o := bgr[i:i+3:i+3], dst[j:j+12:j+12]
+			binary.LittleEndian.PutUint32(o[0:], math.Float32bits(l0[s[s0]]))
+			binary.LittleEndian.PutUint32(o[4:], math.Float32bits(l1[s[1]]))
+			binary.LittleEndian.PutUint32(o[8:], math.Float32bits(l2[s[s2]]))
 		}
 		return nil
 	}
 	if len(dst) != c.n*3 {
 		return fmt.Errorf("input buffer has %d bytes, want %d", len(dst), c.n*3)
 	}
-	l0, l1, l2 := &c.lut8[rgbOf[0]], &c.lut8[rgbOf[1]], &c.lut8[rgbOf[2]]
-	s0, s1, s2 := src[0], src[1], src[2]
-	for i := 0; i < c.n; i++ {
-		p := bgr[3*i : 3*i+3 : 3*i+3]
-		o := dst[3*i : 3*i+3 : 3*i+3]
-		o[0], o[1], o[2] = l0[p[s0]], l1[p[s1]], l2[p[s2]]
+	lr, lg, lb := &c.lut8[0], &c.lut8[1], &c.lut8[2]
+	dst = dst[:len(bgr)]
+	if c.bgr {
+		for i := 0; i < len(bgr); i += 3 {
+			s, o := bgr[i:i+3:i+3], dst[i:i+3:i+3]
+			o[0], o[1], o[2] = lb[s[0]], lg[s[1]], lr[s[2]]
+		}
+		return nil
+	}
+	for i := 0; i < len(bgr); i += 3 {
+		s, o := bgr[i:i+3:i+3], dst[i:i+3:i+3]
+		o[0], o[1], o[2] = lr[s[2]], lg[s[1]], lb[s[0]]
 	}
 	return nil
 }

@@ -166,6 +166,7 @@ func BenchmarkConvert(b *testing.B) {
 			c, _ := NewConverter(in, Norm{}, false)
 			src, dst := make([]byte, 224*224*3), make([]byte, 224*224*3*typ.Size())
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				c.Convert(dst, src)
 			}

@@ -72,14 +72,13 @@ func stripComments(s string) string {
 // typeAliases maps the headers' names to what the preamble declares in
 // their place: enums returned as int (the C ABI passes an enum as an int),
 // the quantization struct under edged's own name (its layout is checked
-// separately), the XNNPACK options as an opaque block, and the error
-// reporter's function-pointer type by its typedef.
+// separately) and the XNNPACK options as an opaque block. (The preamble's
+// edged_reporter typedef is expanded by boundSymbols.)
 var typeAliases = map[string]string{
 	"TfLiteStatus":                 "int",
 	"TfLiteType":                   "int",
 	"TfLiteQuantizationParams":     "edged_quant",
 	"TfLiteXNNPackDelegateOptions": "void",
-	"edged_reporter":               "void ( * ) ( void * , const char * , va_list )",
 }
 
 // normType spells a C type in canonical tokens: aliases resolved,
@@ -179,12 +178,18 @@ func headerPrototypes(text string) map[string]string {
 func boundSymbols(t *testing.T, pre string) map[string]string {
 	t.Helper()
 	pre = stripComments(pre)
-	body := regexp.MustCompile(`(?s)typedef struct \{(.*?)\} edged_api;`).FindStringSubmatch(pre)
+	body := regexp.MustCompile(`typedef struct \{([^{}]*)\} edged_api;`).FindStringSubmatch(pre)
 	if body == nil {
 		t.Fatal("preamble: no edged_api struct")
 	}
+	// The error reporter's type is a typedef: spell it out.
+	rep := regexp.MustCompile(`typedef\s+([^;()]+?)\s*\(\s*\*\s*edged_reporter\s*\)\s*\(([^;]*)\)\s*;`).FindStringSubmatch(pre)
+	if rep == nil {
+		t.Fatal("preamble: no edged_reporter typedef")
+	}
+	members := regexp.MustCompile(`\bedged_reporter\b`).ReplaceAllString(body[1], rep[1]+" (*)("+rep[2]+")")
 	types := map[string]string{}
-	for _, m := range apiMember.FindAllStringSubmatch(body[1], -1) {
+	for _, m := range apiMember.FindAllStringSubmatch(members, -1) {
 		types[m[2]] = normType(m[1]) + " ( " + normParams(m[3]) + " )"
 	}
 	bound := map[string]string{}
