@@ -30,6 +30,13 @@ import (
 	"github.com/edged-io/edged/internal/preprocess"
 )
 
+// FFmpegOptions is the value the daemon gives OPENCV_FFMPEG_CAPTURE_OPTIONS
+// once at start-up, before any camera opens, when the user has not set it:
+// FFmpeg's I/O timeout (microseconds) turns a stalled stream into a failed
+// read, so the camera reconnects instead of blocking for ever. Setting the
+// variable drops OpenCV's own default, RTSP over TCP, so it is restated.
+const FFmpegOptions = "rtsp_transport;tcp|rw_timeout;5000000|timeout;5000000"
+
 // ErrEndOfInput is returned by Next after the last frame of a file or
 // folder that does not loop.
 var ErrEndOfInput = errors.New("camera: end of input")
@@ -358,13 +365,6 @@ func (c *Camera) open() error {
 		}
 		c.vc = vc
 	default:
-		if c.src.Kind == Stream && os.Getenv("OPENCV_FFMPEG_CAPTURE_OPTIONS") == "" {
-			// A stalled stream must not block a read for ever: FFmpeg's
-			// I/O timeout (microseconds) turns a stall into a failed read.
-			// Setting the variable drops OpenCV's own default, RTSP over
-			// TCP, so it is restated here.
-			os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp|rw_timeout;5000000|timeout;5000000")
-		}
 		vc, err := gocv.OpenVideoCaptureWithAPI(c.src.Raw, gocv.VideoCaptureFFmpeg)
 		if err != nil {
 			return fmt.Errorf("open %s %s: %w", c.src.Kind, c.src.Raw, err)

@@ -87,6 +87,10 @@ func Run(ctx context.Context, opts Options) error {
 	if device == "" {
 		device = Hostname()
 	}
+	if os.Getenv("OPENCV_FFMPEG_CAPTURE_OPTIONS") == "" {
+		// Process-wide, so set once here before any camera goroutine runs.
+		os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", camera.FFmpegOptions)
+	}
 	engine, err := tfliteengine.Open(opts.TFLiteLib)
 	if err != nil {
 		return err
