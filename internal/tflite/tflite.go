@@ -56,6 +56,8 @@ typedef struct {
 	// The XNNPACK delegate is optional: older or slimmer builds lack it.
 	TfLiteDelegate* (*XNNPackCreate)(const void*);
 	void (*XNNPackDelete)(TfLiteDelegate*);
+	// Newer libraries only: reports the flags a delegate was created with.
+	uint32_t (*XNNPackGetFlags)(TfLiteDelegate*);
 } edged_api;
 
 static void* edged_sym(void* h, const char* name, char* missing, size_t n) {
@@ -106,6 +108,7 @@ static edged_api* edged_open(const char* path, char* err, size_t n) {
 	}
 	a->XNNPackCreate = dlsym(h, "TfLiteXNNPackDelegateCreate");
 	a->XNNPackDelete = dlsym(h, "TfLiteXNNPackDelegateDelete");
+	a->XNNPackGetFlags = dlsym(h, "TfLiteXNNPackDelegateGetFlags");
 	return a;
 }
 
@@ -129,8 +132,10 @@ static void api_model_delete(edged_api* a, TfLiteModel* m) { a->ModelDelete(m); 
 // api_interpreter_create builds options (threads, error reporter, optional
 // XNNPACK delegate) and the interpreter. The options block handed to
 // XNNPACK is zeroed and larger than any version's struct: every version
-// starts with int32 num_threads and uint32 flags, and later versions append
-// fields whose zero value is their default.
+// starts with int32 num_threads; up to about 2.15 uint32 flags follows, and
+// newer versions put a runtime_flags word there and move flags to offset 8.
+// Libraries that can report a delegate's flags (GetFlags) are asked, and
+// the delegate is rebuilt with the newer layout when the flags did not land.
 static TfLiteInterpreter* api_interpreter_create(edged_api* a, TfLiteModel* m, int threads,
 		int xnnpack, uint32_t xnn_flags, edged_errbuf* eb, TfLiteDelegate** delegate) {
 	TfLiteInterpreterOptions* o = a->OptionsCreate();
@@ -145,6 +150,13 @@ static TfLiteInterpreter* api_interpreter_create(edged_api* a, TfLiteModel* m, i
 		memcpy(opts, &nt, 4);
 		memcpy(opts + 4, &xnn_flags, 4);
 		*delegate = a->XNNPackCreate(opts);
+		if (*delegate != NULL && a->XNNPackGetFlags != NULL &&
+				(a->XNNPackGetFlags(*delegate) & xnn_flags) != xnn_flags) {
+			a->XNNPackDelete(*delegate);
+			memset(opts + 4, 0, 4);
+			memcpy(opts + 8, &xnn_flags, 4);
+			*delegate = a->XNNPackCreate(opts);
+		}
 		if (*delegate != NULL) a->OptionsAddDelegate(o, *delegate);
 	}
 	TfLiteInterpreter* in = a->InterpreterCreate(m, o);
