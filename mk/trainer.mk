@@ -7,13 +7,15 @@
 # default-model  re-run `edged-train export-imagenet` into models/ and say
 #                whether the result is bit-identical to the committed model.
 # test-python    the trainer's pytest suite (CPU; uses bin/edged when built).
+# test-python-heavy  the same plus AlexNet/VGG exports (4096-wide dense
+#                layers: minutes each in TF's converter).
 
 VENV        := .venv
 VENV_STAMP  := $(VENV)/.edged-train.stamp
 SYS_PYTHON  ?= /usr/bin/python3
 DEFAULT_TFLITE := models/efficientnet_lite0_int8.tflite
 
-.PHONY: venv default-model test-python
+.PHONY: venv default-model test-python test-python-heavy
 venv: $(VENV_STAMP)
 $(VENV_STAMP): trainer/requirements.txt trainer/pyproject.toml
 	@$(SYS_PYTHON) -c 'import torch, torchvision' 2>/dev/null || { \
@@ -36,3 +38,6 @@ default-model: venv
 
 test-python: venv
 	$(PY) -m pytest trainer/tests -q -rs --durations=8 -p no:cacheprovider
+
+test-python-heavy: venv
+	EDGED_TRAIN_HEAVY=1 $(PY) -m pytest trainer/tests -q -rs --durations=12 -p no:cacheprovider

@@ -1,28 +1,150 @@
-"""The ``edged-train`` command line."""
+"""The ``edged-train`` command line: parses flags and calls the stage modules.
+
+Subcommands: ``train`` (image folder → verified int8 model folder),
+``export`` (checkpoint → verified int8 model folder), ``evaluate`` (a
+.tflite or a checkpoint on an image folder) and ``export-imagenet``
+(edged's default model).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 
+from . import __version__
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="edged-train", description="Train and export int8 TFLite classifiers for edged.")
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edged-train",
+                                description="Train image classifiers and export fully-integer int8 TFLite models for edged.")
+    p.add_argument("--version", action="version", version=f"edged-train {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train on an image folder, export and verify DIR/model.tflite",
+                       description="DATA_DIR holds one sub-folder of images per class. Writes model.tflite, "
+                                   "labels.txt, model_card.json, training_curves.png, confusion_matrix.png, "
+                                   "train_log.jsonl and checkpoints/ into --out.")
+    t.add_argument("data_dir", help="image folder: one sub-folder per class")
+    t.add_argument("--out", required=True, help="output folder")
+    t.add_argument("--arch", default="efficientnet_lite0", help="architecture (see `edged-train archs`)")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="auto: CUDA (mixed precision) when available, else CPU")
+    t.add_argument("--val", dest="val_dir", help="separate validation folder (default: a stratified split)")
+    t.add_argument("--val-fraction", type=float, default=0.2, help="validation share of the split (default 0.2)")
+    t.add_argument("--img-size", type=int, help="square input size in pixels (default: the architecture's)")
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine schedule)")
+    t.add_argument("--weights", help="initial weights: a PyTorch state dict, e.g. torchvision's .pth")
+    t.add_argument("--no-pretrained", dest="pretrained", action="store_false",
+                   help="efficientnet_lite0: start from scratch instead of the ImageNet weights")
+    t.add_argument("--freeze-epochs", type=int, help="epochs with the pretrained backbone frozen")
+    t.add_argument("--patience", type=int, default=5, help="early stopping: epochs without a better val accuracy")
+    t.add_argument("--balance", default="auto", choices=["auto", "on", "off"],
+                   help="class-balanced sampling (auto: when the folder is skewed)")
+    t.add_argument("--resume", help="checkpoint (checkpoints/last.pt) to resume from")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--workers", type=int, default=2, help="data loader processes")
+    t.add_argument("--calibration", type=int, default=200, help="training images used to calibrate int8")
+    t.add_argument("--max-int8-drop", type=float, default=2.0,
+                   help="fail when int8 val accuracy is more than this many points below float")
+
+    e = sub.add_parser("export", help="export a checkpoint to a verified int8 TFLite model folder")
+    e.add_argument("checkpoint", help="checkpoints/best.pt or last.pt written by `train`")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--calib", help="image folder to calibrate on (default: the checkpoint's training images)")
+    e.add_argument("--val", help="image folder to verify on (default: the checkpoint's validation images)")
+    e.add_argument("--max-int8-drop", type=float, default=2.0)
+
+    v = sub.add_parser("evaluate", help="accuracy, per-class precision/recall and confusion matrix on a folder")
+    v.add_argument("model", help="a .tflite (run by ai-edge-litert) or a checkpoint .pt (PyTorch, float)")
+    v.add_argument("data_dir", help="image folder whose sub-folders are the model's class names")
+    v.add_argument("--labels", help="labels file (default: labels.txt beside the model, else embedded)")
+    v.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
+    v.add_argument("--plot", help="also draw the confusion matrix to this PNG")
 
     ei = sub.add_parser("export-imagenet", help="write edged's default model (EfficientNet-Lite0, ImageNet, int8)")
     ei.add_argument("--out", default="models", help="output folder (default: models)")
 
-    args = p.parse_args(argv)
+    sub.add_parser("archs", help="list the architectures")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return _run(args)
+    except (ValueError, OSError, RuntimeError) as e:
+        # Data, configuration and verification failures: one clear line, exit 1.
+        logging.getLogger("edged_train").debug("failure", exc_info=True)
+        print(f"edged-train {args.cmd}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.cmd == "archs":
+        from .archs import ARCHS
+
+        for a in ARCHS.values():
+            print(f"{a.name:20s} default {a.default_size}px, min {a.min_size}px")
+        return 0
+    if args.cmd == "train":
+        from .train import TrainConfig, train
+
+        kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "verbose", "out")}
+        card = train(TrainConfig(out_dir=args.out, **kw))
+        _summary(card, args.out)
+        return 0
+    if args.cmd == "export":
+        from .data import scan
+        from .train import export_checkpoint, torch_load
+
+        classes = torch_load(args.checkpoint)["classes"]
+        calib = scan(args.calib, classes).samples if args.calib else None
+        val = scan(args.val, classes).samples if args.val else None
+        card = export_checkpoint(args.checkpoint, args.out, calib, val, max_drop=args.max_int8_drop)
+        _summary(card, args.out)
+        return 0
+    if args.cmd == "evaluate":
+        from .verify import evaluate_file
+
+        report, skipped = evaluate_file(args.model, args.data_dir, args.labels)
+        print(report.table())
+        out = dict(report.as_dict(), model=args.model, data_dir=args.data_dir, skipped=[list(s) for s in skipped])
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump(out, f, indent=2)
+                f.write("\n")
+        if args.plot:
+            from . import plots
+
+            plots.confusion_matrix(report.classes, report.confusion, args.plot,
+                                   f"{os.path.basename(args.model)} on {args.data_dir}")
+        print(f"accuracy {report.accuracy:.2f}% on {report.total} images ({len(skipped)} skipped)")
+        return 0
     if args.cmd == "export-imagenet":
         from .imagenet import export_imagenet
 
         card = export_imagenet(args.out)
-        print(json.dumps(card["known_photos"], indent=1))
+        for c in card["known_photos"]:
+            print(f"{c['photo']:20s} want {c['want']!r}: float {c['float_top1']!r} {c['float_score']}, "
+                  f"int8 {c['int8_top1']!r} {c['int8_score']}")
         print(f"wrote {args.out}/efficientnet_lite0_int8.tflite sha256 {card['sha256']}")
         return 0
-    return 2
+    raise AssertionError(f"unhandled command {args.cmd}")
+
+
+def _summary(card: dict, out: str) -> None:
+    print(f"float val accuracy {card['float_val_accuracy']:.2f}%, int8 val accuracy "
+          f"{card['int8_val_accuracy']:.2f}% -> {os.path.join(out, 'model.tflite')}")
 
 
 if __name__ == "__main__":

@@ -80,14 +80,31 @@ class _Emitter:
             self.consts[key] = self.tf.constant(value.astype(np.float32))
         return self.consts[key]
 
-    def nonneg(self, node: torch.fx.Node) -> bool:
-        """Whether a node's output is known to be >= 0 (after ReLU/ReLU6)."""
+    def nonneg(self, node: Any) -> bool:
+        """Whether a node's output is known to be >= 0: a ReLU/ReLU6, or a
+        max pool, concatenation, sum or product of such values. Zero padding
+        then equals PyTorch's -inf padding for max pooling."""
+        if not isinstance(node, torch.fx.Node):
+            return isinstance(node, (int, float)) and node >= 0
         if node.op == "call_module":
-            return isinstance(self.mods[node.target], (nn.ReLU, nn.ReLU6, nn.MaxPool2d))
-        if node.op == "call_function":
-            return node.target in (F.relu, F.relu6, torch.relu)
-        if node.op == "call_method":
-            return node.target == "relu"
+            m = self.mods[node.target]
+            if isinstance(m, (nn.ReLU, nn.ReLU6)):
+                return True
+            if isinstance(m, nn.Hardtanh):
+                return m.min_val >= 0
+            if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Dropout, nn.Identity, SamePad)):
+                return self.nonneg(node.args[0])
+            return False
+        t = node.target
+        if t in (F.relu, F.relu6, torch.relu, "relu", "relu_"):
+            return True
+        if t in (F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.dropout, torch.flatten, "flatten",
+                 "contiguous", "view", "reshape"):
+            return self.nonneg(node.args[0])
+        if t in (torch.cat, torch.concat):
+            return all(self.nonneg(a) for a in node.args[0])
+        if t in (operator.add, operator.iadd, torch.add, "add", "add_", operator.mul, operator.imul, torch.mul):
+            return all(self.nonneg(a) for a in node.args[:2])
         return False
 
     def conv(self, m: nn.Conv2d, x: Any, key: str) -> Any:
@@ -269,6 +286,10 @@ class _Emitter:
         rank = len(in_shape) if in_shape is not None else 0
         if t in (operator.add, operator.iadd, torch.add, "add", "add_"):
             return args[0] + args[1]
+        if t in (operator.sub, operator.isub, torch.sub, "sub", "sub_"):
+            return args[0] - args[1]
+        if t in (operator.neg, torch.neg, "neg"):
+            return -args[0]
         if t in (operator.mul, operator.imul, torch.mul, "mul", "mul_"):
             return args[0] * args[1]
         if t in (F.relu, torch.relu, "relu", "relu_"):
@@ -319,9 +340,13 @@ class _Emitter:
         raise ConversionError(f"{node.name}: {t} is not supported")
 
 
-def to_tf_function(model: nn.Module, size: int, mean: Sequence[float], std: Sequence[float]):
-    """Return a TF function mapping raw RGB pixels [N,size,size,3] in 0..255 to
-    class probabilities, equivalent to softmax(model((x-mean)/std))."""
+def to_tf_function(model: nn.Module, size: int, mean: Sequence[float], std: Sequence[float],
+                   softmax: bool = True, check: bool = True):
+    """Return a TF function mapping raw RGB pixels [1,size,size,3] in 0..255 to
+    softmax(model((x-mean)/std)), or to the model's raw output when `softmax`
+    is False (4-D outputs come back NHWC). With `check`, the function is
+    compared with PyTorch on random images and ConversionError raised when
+    they differ."""
     import tensorflow as tf
 
     gm = _fuse(model)
@@ -331,29 +356,50 @@ def to_tf_function(model: nn.Module, size: int, mean: Sequence[float], std: Sequ
     mean_c = tf.constant(np.asarray(mean, np.float32))
     inv_std = tf.constant(1.0 / np.asarray(std, np.float32))
 
-    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
+    # autograph off: the emitter is plain Python over static shapes, and its
+    # ConversionError must reach the caller unwrapped.
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")], autograph=False)
     def serve(x):
-        logits = em.run((x - mean_c) * inv_std)
-        return tf.nn.softmax(logits, axis=-1)
+        y = em.run((x - mean_c) * inv_std)
+        return tf.nn.softmax(y, axis=-1) if softmax else y
 
-    check_numerics(model, serve, size, mean, std)
+    serve.get_concrete_function()  # trace now: unsupported ops fail here
+    if check:
+        check_numerics(model, serve, size, mean, std, softmax=softmax)
     return serve
 
 
+def torch_reference(model: nn.Module, pixels: np.ndarray, mean: Sequence[float], std: Sequence[float],
+                    softmax: bool = True) -> np.ndarray:
+    """PyTorch's output for NHWC raw pixels, laid out as the TF function's
+    (softmax applied when asked; 4-D outputs transposed to NHWC)."""
+    x = torch.from_numpy(np.ascontiguousarray(pixels, np.float32)).permute(0, 3, 1, 2)
+    x = (x - torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)) / torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    with torch.no_grad():
+        y = model.eval()(x)
+        if softmax:
+            y = torch.softmax(y, -1)
+    y = y.numpy()
+    return y.transpose(0, 2, 3, 1) if y.ndim == 4 else y
+
+
 def check_numerics(model: nn.Module, fn: Any, size: int, mean: Sequence[float], std: Sequence[float],
-                   tolerance: float = 2e-3) -> float:
+                   tolerance: float = 2e-3, softmax: bool = True) -> float:
     """Compare the TF function with PyTorch on random pixel images; raise
-    ConversionError when probabilities differ by more than `tolerance`."""
+    ConversionError when outputs differ by more than `tolerance` (absolute
+    for probabilities, relative to the output's scale otherwise)."""
     rng = np.random.default_rng(0)
     worst = 0.0
-    model = model.eval()
     for _ in range(2):
         pix = rng.uniform(0, 255, (1, size, size, 3)).astype(np.float32)
-        x = (torch.from_numpy(pix).permute(0, 3, 1, 2) - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-        with torch.no_grad():
-            ref = torch.softmax(model(x), -1).numpy()
+        ref = torch_reference(model, pix, mean, std, softmax)
         got = fn(pix).numpy()
-        worst = max(worst, float(np.abs(ref - got).max()))
+        if got.shape != ref.shape:
+            raise ConversionError(f"TF graph output shape {got.shape} differs from PyTorch's {ref.shape}")
+        err = float(np.abs(ref - got).max())
+        if not softmax:
+            err /= max(float(np.abs(ref).max()), 1e-6)
+        worst = max(worst, err)
     if not worst <= tolerance:
         raise ConversionError(f"TF graph differs from PyTorch by {worst:.2e} (tolerance {tolerance:.0e})")
     return worst
