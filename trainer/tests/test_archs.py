@@ -3,10 +3,10 @@ int8 TFLite with uint8 input at a small input size, runs in the
 ai-edge-litert interpreter, and loads and runs in edged's engine.
 
 VGG carries 4096-wide dense layers whatever the input size (120M+ weights),
-which take TensorFlow's converter over three minutes per model here: vgg11
-and vgg16 run when EDGED_TRAIN_HEAVY=1 (`make test-python-heavy`; measured
-200 s and 220 s, both passing). AlexNet (57M weights, about 100 s) runs
-always."""
+which take TensorFlow's converter minutes per model here (measured 200 s
+and 220 s on a busy machine): vgg11 runs always and stands for the family,
+vgg16 only with EDGED_TRAIN_HEAVY=1 (`make test-python-heavy`). AlexNet (57M
+weights, about 100 s) runs always."""
 
 from __future__ import annotations
 
