@@ -119,16 +119,7 @@ func TestAvailabilityAndQoS1(t *testing.T) {
 // at once, names the reason and wraps ErrRefused (the connect timeout is
 // long, so a test that waited for it would not pass).
 func TestWrongPasswordRefused(t *testing.T) {
-	bin, err := exec.LookPath("mosquitto_passwd")
-	if err != nil {
-		t.Skip("mosquitto_passwd is not installed (apt-get install mosquitto)")
-	}
-	dir := t.TempDir()
-	pw := filepath.Join(dir, "passwd")
-	if out, err := exec.Command(bin, "-b", "-c", pw, "cam", "right").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd: %v %s", err, out)
-	}
-	b := mqtttest.Start(t, "allow_anonymous false", "password_file "+pw)
+	b := passwordBroker(t, "cam", "right")
 	cases := []struct{ user, password string }{{"cam", "wrong"}, {"nobody", "right"}, {"", ""}}
 	for _, c := range cases {
 		cfg := brokerConfig(b.URL())
@@ -143,6 +134,20 @@ func TestWrongPasswordRefused(t *testing.T) {
 			t.Errorf("user %q password %q: got %v, want a refusal saying not Authorized", c.user, c.password, err)
 		}
 	}
+}
+
+// passwordBroker starts mosquitto accepting only user with password.
+func passwordBroker(t *testing.T, user, password string) *mqtttest.Broker {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		t.Skip("mosquitto_passwd is not installed (apt-get install mosquitto)")
+	}
+	pw := filepath.Join(t.TempDir(), "passwd")
+	if out, err := exec.Command(bin, "-b", "-c", pw, user, password).CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	return mqtttest.Start(t, "allow_anonymous false", "password_file "+pw)
 }
 
 // writeMutualPKI makes a CA, a server certificate for 127.0.0.1 and a

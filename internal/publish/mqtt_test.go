@@ -138,7 +138,7 @@ func TestClientOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("CREDENTIALS_DIRECTORY", credDir)
-	ca, _, _ := writePKI(t, dir)
+	ca, _, _, _, _ := writeMutualPKI(t, dir)
 
 	cases := []struct {
 		name       string
