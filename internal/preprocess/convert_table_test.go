@@ -137,12 +137,7 @@ func TestConverterErrorsNameSizes(t *testing.T) {
 }
 
 func TestPlanMore(t *testing.T) {
-	cases := []struct {
-		name      string
-		spec      Spec
-		w, h      int
-		crop, dst Rect
-	}{
+	checkPlans(t, []planCase{
 		// 480x640 portrait letterboxed into 224x224: scale 0.35 → 168x224, 28 columns left.
 		{"letterbox portrait", Spec{Mode: Letterbox, Width: 224, Height: 224}, 480, 640, Rect{0, 0, 480, 640}, Rect{28, 0, 168, 224}},
 		// 640x480 into 300x100: scale min(0.46875, 0.2083) → 133x100, (300-133)/2 = 83 left.
@@ -154,17 +149,7 @@ func TestPlanMore(t *testing.T) {
 		{"center-crop same aspect", Spec{Mode: CenterCrop, Width: 320, Height: 240}, 640, 480, Rect{0, 0, 640, 480}, Rect{0, 0, 320, 240}},
 		// A zero ROI means the whole frame.
 		{"explicit stretch", Spec{Mode: Stretch, Width: 2, Height: 3}, 5, 7, Rect{0, 0, 5, 7}, Rect{0, 0, 2, 3}},
-	}
-	for _, c := range cases {
-		crop, dst, err := c.spec.Plan(c.w, c.h)
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if crop != c.crop || dst != c.dst {
-			t.Errorf("%s: crop %+v dst %+v, want %+v %+v", c.name, crop, dst, c.crop, c.dst)
-		}
-	}
+	})
 	bad := []struct {
 		name string
 		spec Spec

@@ -8,23 +8,17 @@ import (
 	"github.com/edged-io/edged/internal/infer"
 )
 
-func TestPlan(t *testing.T) {
-	cases := []struct {
-		name      string
-		spec      Spec
-		w, h      int
-		crop, dst Rect
-	}{
-		{"stretch whole", Spec{Width: 224, Height: 224}, 640, 480, Rect{0, 0, 640, 480}, Rect{0, 0, 224, 224}},
-		// 640x480 into 224x224: the centred 480x480 square.
-		{"center-crop landscape", Spec{Mode: CenterCrop, Width: 224, Height: 224}, 640, 480, Rect{80, 0, 480, 480}, Rect{0, 0, 224, 224}},
-		{"center-crop portrait", Spec{Mode: CenterCrop, Width: 100, Height: 50}, 300, 400, Rect{0, 125, 300, 150}, Rect{0, 0, 100, 50}},
-		// 640x480 letterboxed into 224x224: scale 0.35 → 224x168, 28 rows above.
-		{"letterbox", Spec{Mode: Letterbox, Width: 224, Height: 224}, 640, 480, Rect{0, 0, 640, 480}, Rect{0, 28, 224, 168}},
-		{"roi then stretch", Spec{ROI: Rect{100, 50, 200, 100}, Width: 10, Height: 10}, 640, 480, Rect{100, 50, 200, 100}, Rect{0, 0, 10, 10}},
-		// ROI 600..700 clipped to the 640-wide frame, then letterboxed 40x100 into 20x20.
-		{"roi clipped letterbox", Spec{ROI: Rect{600, 0, 100, 100}, Mode: Letterbox, Width: 20, Height: 20}, 640, 480, Rect{600, 0, 40, 100}, Rect{6, 0, 8, 20}},
-	}
+// planCase is a frame size, a spec and the plan worked out by hand.
+type planCase struct {
+	name      string
+	spec      Spec
+	w, h      int
+	crop, dst Rect
+}
+
+// checkPlans runs Spec.Plan on every case and compares with the hand-made plan.
+func checkPlans(t *testing.T, cases []planCase) {
+	t.Helper()
 	for _, c := range cases {
 		crop, dst, err := c.spec.Plan(c.w, c.h)
 		if err != nil {
@@ -35,6 +29,20 @@ func TestPlan(t *testing.T) {
 			t.Errorf("%s: crop %+v dst %+v, want %+v %+v", c.name, crop, dst, c.crop, c.dst)
 		}
 	}
+}
+
+func TestPlan(t *testing.T) {
+	checkPlans(t, []planCase{
+		{"stretch whole", Spec{Width: 224, Height: 224}, 640, 480, Rect{0, 0, 640, 480}, Rect{0, 0, 224, 224}},
+		// 640x480 into 224x224: the centred 480x480 square.
+		{"center-crop landscape", Spec{Mode: CenterCrop, Width: 224, Height: 224}, 640, 480, Rect{80, 0, 480, 480}, Rect{0, 0, 224, 224}},
+		{"center-crop portrait", Spec{Mode: CenterCrop, Width: 100, Height: 50}, 300, 400, Rect{0, 125, 300, 150}, Rect{0, 0, 100, 50}},
+		// 640x480 letterboxed into 224x224: scale 0.35 → 224x168, 28 rows above.
+		{"letterbox", Spec{Mode: Letterbox, Width: 224, Height: 224}, 640, 480, Rect{0, 0, 640, 480}, Rect{0, 28, 224, 168}},
+		{"roi then stretch", Spec{ROI: Rect{100, 50, 200, 100}, Width: 10, Height: 10}, 640, 480, Rect{100, 50, 200, 100}, Rect{0, 0, 10, 10}},
+		// ROI 600..700 clipped to the 640-wide frame, then letterboxed 40x100 into 20x20.
+		{"roi clipped letterbox", Spec{ROI: Rect{600, 0, 100, 100}, Mode: Letterbox, Width: 20, Height: 20}, 640, 480, Rect{600, 0, 40, 100}, Rect{6, 0, 8, 20}},
+	})
 	bad := []Spec{
 		{Mode: "zoom", Width: 1, Height: 1},
 		{Width: 0, Height: 1},
