@@ -77,7 +77,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, Log: log, NoMQTT: *noMQTT}
+	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, Log: log, NoMQTT: *noMQTT, Version: version}
 	if *printResults || *noMQTT {
 		opts.Stdout = stdout
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
+	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/pipeline"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/publish"
@@ -35,6 +36,7 @@ type Options struct {
 	NoMQTT    bool      // only the Stdout sink: no broker, embedded or not
 	TFLiteLib string    // explicit runtime library path; empty searches the usual places
 	Log       *slog.Logger
+	Version   string // edged's version, for edged_build_info
 }
 
 // DefaultModelPath finds the bundled default model: $EDGED_MODEL_DIR, the
@@ -96,6 +98,8 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	log.Info("inference engine ready", "engine", engine.Name(), "library", engine.LibraryPath())
+	met := metrics.New(metrics.BuildInfo{Version: opts.Version})
+	met.Engine(engine.Name(), engine.LibraryPath())
 
 	models := map[string]*pipeline.Model{}
 	defer func() {
@@ -114,8 +118,10 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		models[mc.Name] = m
+		took := time.Since(t0)
+		met.ModelLoaded(mc.Name, spec.Path, m.Ref.SHA256, took)
 		log.Info("model loaded", "model", mc.Name, "path", spec.Path, "sha256", m.Ref.SHA256,
-			"labels", len(m.Labels), "load_ms", time.Since(t0).Milliseconds())
+			"labels", len(m.Labels), "load_ms", took.Milliseconds())
 	}
 
 	boot := publish.NewBootID()
@@ -168,15 +174,27 @@ func Run(ctx context.Context, opts Options) error {
 			Filter: publish.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing},
 		})
 	}
-	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sinks, Log: log})
+	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sinks, Log: log, Metrics: met})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	met.WatchCameras(func() []metrics.CameraSample { return cameraSamples(p) })
 	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
 	err = p.Run(ctx)
 	log.Info("edged stopping", "reason", stopReason(ctx))
 	return err
+}
+
+// cameraSamples turns the pipeline's camera states into metric samples.
+func cameraSamples(p *pipeline.Pipeline) []metrics.CameraSample {
+	states := p.States()
+	out := make([]metrics.CameraSample, 0, len(states))
+	for name, s := range states {
+		out = append(out, metrics.CameraSample{Name: name, State: s.State, Captured: s.Captured, Dropped: s.Dropped,
+			Skipped: s.Skipped, Reconnects: s.Reconnects, DecodeErrors: s.DecodeErrors})
+	}
+	return out
 }
 
 func stopReason(ctx context.Context) string {

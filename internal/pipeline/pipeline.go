@@ -14,6 +14,7 @@ import (
 
 	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/publish"
 )
@@ -53,6 +54,9 @@ type Options struct {
 	// DrainTimeout bounds how long results still queued at shutdown are
 	// given to reach the sink. Zero means 10 seconds.
 	DrainTimeout time.Duration
+	// Metrics receives the per-camera counters and stage latencies. Nil
+	// keeps them on a private registry nobody reads.
+	Metrics *metrics.Metrics
 }
 
 // Pipeline runs a set of cameras.
@@ -75,6 +79,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 10 * time.Second
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New(metrics.BuildInfo{})
 	}
 	p := &Pipeline{opts: opts}
 	for _, spec := range opts.Cameras {
@@ -135,6 +142,7 @@ type worker struct {
 	filter *publish.Filter
 	sink   Sink
 	drain  time.Duration
+	met    *metrics.Camera
 
 	once sync.Once
 }
@@ -149,6 +157,7 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 		return nil, fmt.Errorf("camera %q: open session on model %q: %w", name, spec.Model.Name, err)
 	}
 	w := &worker{name: name, model: spec.Model, sess: sess, sink: opts.Sink, drain: opts.DrainTimeout,
+		met: opts.Metrics.Camera(name),
 		log: opts.Log.With("camera", name, "model", spec.Model.Name)}
 	in := sess.Inputs()[0]
 	h, wd := in.Shape[1], in.Shape[2]
@@ -239,6 +248,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		t2 := time.Now()
 		if err != nil {
 			// A frame the model cannot take is skipped; the camera goes on.
+			w.met.Failed.Inc()
 			w.log.Warn("frame skipped", "frame", f.Number, "err", err)
 			w.cam.Release(f)
 			continue
@@ -250,6 +260,10 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			Total:      t2.Sub(f.Captured) + f.ReadDur,
 		}
 		w.cam.Release(f)
+		w.met.Inferred.Inc()
+		metrics.Observe(w.met.Capture, r.Latency.Capture)
+		metrics.Observe(w.met.Preprocess, r.Latency.Preprocess)
+		metrics.Observe(w.met.Infer, r.Latency.Infer)
 		select {
 		case out <- r:
 		case <-ctx.Done():
@@ -274,9 +288,16 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) err
 		if !w.filter.Accept(r, time.Now()) {
 			continue
 		}
+		t0 := time.Now()
 		if err := w.sink.Publish(drainCtx, w.name, r); err != nil {
+			w.met.PublishErrors.Inc()
 			w.log.Error("publish failed", "frame", r.Frame, "err", err)
+			continue
 		}
+		t1 := time.Now()
+		w.met.Published.Inc()
+		metrics.Observe(w.met.Publish, t1.Sub(t0))
+		metrics.Observe(w.met.Total, t1.Sub(r.Captured)+r.Latency.Capture)
 	}
 	return nil
 }
