@@ -15,7 +15,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, the demo and the tests need.
 APT_PACKAGES := libopencv-dev mosquitto mosquitto-clients ffmpeg \
 	python3-venv python3-pip python3-torch python3-torchvision \
-	dataset-fashion-mnist opencv-doc
+	dataset-fashion-mnist opencv-doc systemd procps
 
 .PHONY: all build demo test test-go vet deps clean
 all: build
@@ -45,7 +45,7 @@ demo: deps tflite-lib build
 vet:
 	$(GO) vet ./...
 
-test-go: deps tflite-lib conformance-models build vet
+test-go: deps tflite-lib conformance-models build vet test-systemd
 	$(GO) test -count=1 ./...
 
 test: test-go venv test-python
