@@ -38,6 +38,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	noMQTT := fs.Bool("no-mqtt", false, "publish nowhere but standard output (implies --stdout)")
 	lib := fs.String("tflite-lib", "", "path of libtensorflowlite_c.so (default: search the usual places)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
+	httpAddr := fs.String("http", "", "quick mode: serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (default: off)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -58,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	case *source != "":
 		cfg = config.Defaults()
-		cfg.Device, cfg.Broker.URL = *device, *broker
+		cfg.Device, cfg.Broker.URL, cfg.HTTP.Addr = *device, *broker, *httpAddr
 		m := &cfg.Models[0]
 		m.Path, m.Labels, m.TopK, m.Threshold, m.Threads = *model, *labels, *topK, *threshold, *threads
 		c := config.NewCamera(*cam, *source)

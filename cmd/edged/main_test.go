@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -155,6 +160,8 @@ func TestConfigTwoCamerasOneDead(t *testing.T) {
 	}
 	dead := fmt.Sprintf("http://127.0.0.1:%d/stream.mjpg", mqtttest.FreePort(t))
 	cfg := fmt.Sprintf(`device: gw
+http:
+  addr: 127.0.0.1:0
 broker:
   url: %s
 cameras:
@@ -170,11 +177,46 @@ cameras:
 	os.WriteFile(path, []byte(cfg), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd, _, stderr := edged(t, ctx, "run", "--config", path)
+	cmd, _, _ := edged(t, ctx, "run", "--config", path)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	sub.WaitFor(ctx, t, "edged/gw/good/result", 30*time.Second, func(m []mqtttest.Message) bool { return len(m) >= 10 })
+
+	// The HTTP endpoint tells the same story: the good camera streams and
+	// counts frames, the dead one is reconnecting, the broker is connected.
+	base := "http://" + httpAddr(t, stderr)
+	var health struct {
+		Status  string `json:"status"`
+		Ready   bool   `json:"ready"`
+		Cameras map[string]struct {
+			State      string `json:"state"`
+			LastError  string `json:"last_error"`
+			Reconnects uint64 `json:"reconnects"`
+		} `json:"cameras"`
+		Broker struct {
+			Connected bool `json:"connected"`
+		} `json:"broker"`
+		Engine struct {
+			Name string `json:"name"`
+		} `json:"engine"`
+	}
+	getJSON(t, base+"/healthz", 200, &health)
+	if health.Status != "degraded" || !health.Ready || health.Cameras["good"].State != "streaming" ||
+		health.Cameras["dead"].State != "reconnecting" || health.Cameras["dead"].LastError == "" ||
+		!health.Broker.Connected || health.Engine.Name == "" {
+		t.Errorf("/healthz: %+v", health)
+	}
+	first := scrapeValue(t, base+"/metrics", `edged_frames_inferred_total{camera="good"}`)
+	sub.WaitFor(ctx, t, "edged/gw/good/result", 30*time.Second, func(m []mqtttest.Message) bool { return len(m) >= 20 })
+	if again := scrapeValue(t, base+"/metrics", `edged_frames_inferred_total{camera="good"}`); again <= first || first < 10 {
+		t.Errorf("edged_frames_inferred_total went %v -> %v, want at least 10 and growing", first, again)
+	}
+	if r := scrapeValue(t, base+"/metrics", `edged_camera_reconnects_total{camera="dead"}`); r < 1 {
+		t.Errorf("edged_camera_reconnects_total for the dead camera = %v", r)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("edged after SIGTERM: %v\n%s", err, stderr)
@@ -209,7 +251,7 @@ func TestStreamDiesAndReturns(t *testing.T) {
 	s := mjpegtest.Start(t, jpeg)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "edged.yaml")
-	os.WriteFile(path, []byte(fmt.Sprintf("device: d\nbroker: {url: %s}\ncameras:\n  - name: cam\n    source: %s\n    fps: 10\n    reconnect: {initial: 100ms, max: 400ms}\n", b.URL(), s.URL)), 0o644)
+	os.WriteFile(path, []byte(fmt.Sprintf("device: d\nhttp: {addr: \"\"}\nbroker: {url: %s}\ncameras:\n  - name: cam\n    source: %s\n    fps: 10\n    reconnect: {initial: 100ms, max: 400ms}\n", b.URL(), s.URL)), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd, _, stderr := edged(t, ctx, "run", "--config", path)
@@ -306,4 +348,73 @@ func TestModelInspect(t *testing.T) {
 			t.Errorf("inspect output lacks %q:\n%s", want, stdout.String())
 		}
 	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// httpAddr waits for the log line naming the HTTP endpoint's address.
+func httpAddr(t *testing.T, log *lockedBuffer) string {
+	t.Helper()
+	re := regexp.MustCompile(`"msg":"serving /metrics, /healthz and /readyz","addr":"([^"]+)"`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(log.String()); m != nil {
+			return m[1]
+		}
+	}
+	t.Fatalf("edged never logged its HTTP address:\n%s", log)
+	return ""
+}
+
+func getJSON(t *testing.T, url string, wantCode int, v any) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != wantCode {
+		t.Fatalf("GET %s: %d, want %d: %s", url, res.StatusCode, wantCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, b)
+	}
+}
+
+// scrapeValue reads one sample's value from a Prometheus text exposition.
+func scrapeValue(t *testing.T, url, series string) float64 {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: value %q", series, v)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s not in %s", series, url)
+	return 0
 }

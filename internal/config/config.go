@@ -38,7 +38,7 @@ type Log struct {
 
 // HTTP configures the health and metrics endpoint.
 type HTTP struct {
-	Addr string `yaml:"addr"` // empty: disabled
+	Addr string `yaml:"addr" default:"127.0.0.1:9464"` // "": disabled; a non-loopback host exposes it
 }
 
 // Broker configures the MQTT connection.

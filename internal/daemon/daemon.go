@@ -24,6 +24,7 @@ import (
 	"github.com/edged-io/edged/internal/pipeline"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/statusapi"
 )
 
 // DefaultModelFile is the file name of the bundled default model.
@@ -180,6 +181,46 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer p.Close()
 	met.WatchCameras(func() []metrics.CameraSample { return cameraSamples(p) })
+
+	var modelInfo []statusapi.Model
+	for _, mc := range cfg.Models {
+		m := models[mc.Name]
+		modelInfo = append(modelInfo, statusapi.Model{Name: mc.Name, Path: m.Path, SHA256: m.Ref.SHA256, Labels: len(m.Labels)})
+	}
+	started := time.Now()
+	snapshot := func() statusapi.Snapshot {
+		s := statusapi.Snapshot{Version: opts.Version, Device: device, Boot: boot, Started: started,
+			Cameras: map[string]statusapi.Camera{}, Models: modelInfo,
+			Engine: statusapi.Engine{Name: engine.Name(), Library: engine.LibraryPath()}}
+		for name, st := range p.States() {
+			s.Cameras[name] = statusapi.Camera(st)
+		}
+		if pub != nil {
+			b := &statusapi.Broker{URL: pub.URL(), Connected: pub.Connected()}
+			b.Ready = b.Connected
+			if err := pub.LastError(); err != nil {
+				b.LastError = err.Error()
+			}
+			s.Broker = b
+		}
+		return s
+	}
+	runCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	if cfg.HTTP.Addr != "" {
+		srv, err := statusapi.Listen(cfg.HTTP.Addr, met.Handler(), snapshot, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr().String())
+		go func() {
+			if err := srv.Run(runCtx); err != nil {
+				log.Error("http endpoint stopped", "err", err)
+			}
+		}()
+	}
+
 	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
 	err = p.Run(ctx)
 	log.Info("edged stopping", "reason", stopReason(ctx))

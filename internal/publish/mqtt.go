@@ -317,6 +317,16 @@ func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error
 	}
 }
 
+// URL is the broker's address.
+func (p *Publisher) URL() string { return p.cfg.URL }
+
+// Connected reports whether the connection to the broker is open now.
+func (p *Publisher) Connected() bool { return p.client.IsConnectionOpen() }
+
+// LastError is the latest failed connection attempt, or nil after a
+// successful one.
+func (p *Publisher) LastError() error { return p.lastFailure() }
+
 // Close publishes "offline" and disconnects; it is safe to call twice.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.mu.Lock()

@@ -1,0 +1,212 @@
+// Package statusapi serves edged's HTTP endpoint: /metrics in the
+// Prometheus text format, /healthz (is the daemon alive and how well) and
+// /readyz (is it serving) as JSON describing each camera, the broker, the
+// engine and the models. Nothing it serves changes state, and it binds to
+// loopback unless configured otherwise.
+package statusapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Health is the daemon's overall condition.
+type Health string
+
+// The health levels, best first.
+const (
+	Healthy  Health = "healthy"  // every camera streaming (or done), results deliverable
+	Degraded Health = "degraded" // running, but a camera is reconnecting or the broker is away
+	Failed   Health = "failed"   // no camera can produce results
+)
+
+// Camera is one camera's state as the endpoint reports it.
+type Camera struct {
+	State        string    `json:"state"` // starting, streaming, reconnecting, ended, failed
+	Kind         string    `json:"kind"`
+	LastError    string    `json:"last_error,omitempty"`
+	Since        time.Time `json:"since"`
+	Captured     uint64    `json:"captured"`
+	Dropped      uint64    `json:"dropped"`
+	Skipped      uint64    `json:"skipped"`
+	Reconnects   uint64    `json:"reconnects"`
+	DecodeErrors uint64    `json:"decode_errors"`
+}
+
+// Broker is the result sink's state.
+type Broker struct {
+	URL       string `json:"url,omitempty"`
+	Connected bool   `json:"connected"`
+	// Ready: results are deliverable (connected, or accepted by a
+	// persistent queue that delivers them later).
+	Ready     bool   `json:"ready"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Engine names the inference engine in use.
+type Engine struct {
+	Name    string `json:"name"`
+	Library string `json:"library"`
+}
+
+// Model is a loaded model.
+type Model struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Labels int    `json:"labels"`
+}
+
+// Snapshot is the daemon's state at one moment.
+type Snapshot struct {
+	Version string            `json:"version"`
+	Device  string            `json:"device"`
+	Boot    string            `json:"boot"`
+	Started time.Time         `json:"started"`
+	Cameras map[string]Camera `json:"cameras"`
+	Broker  *Broker           `json:"broker,omitempty"` // nil without MQTT
+	Engine  Engine            `json:"engine"`
+	Models  []Model           `json:"models"`
+}
+
+// Health grades the snapshot: failed when no camera is working or can
+// recover, degraded when a camera is not streaming or results cannot be
+// delivered now, healthy otherwise. A camera whose file or folder has
+// ended is done, not unhealthy.
+func (s Snapshot) Health() Health {
+	working, degraded := 0, false
+	for _, c := range s.Cameras {
+		switch c.State {
+		case "streaming", "ended":
+			working++
+		case "failed":
+			degraded = true
+		default: // starting, reconnecting: may recover
+			working++
+			degraded = true
+		}
+	}
+	if len(s.Cameras) > 0 && working == 0 {
+		return Failed
+	}
+	if s.Broker != nil && !s.Broker.Connected {
+		degraded = true
+	}
+	if degraded {
+		return Degraded
+	}
+	return Healthy
+}
+
+// Ready reports whether the daemon serves: every camera has been opened
+// (none is still starting) and results are deliverable.
+func (s Snapshot) Ready() bool {
+	for _, c := range s.Cameras {
+		if c.State == "starting" {
+			return false
+		}
+	}
+	return s.Broker == nil || s.Broker.Ready
+}
+
+// response is what /healthz and /readyz return.
+type response struct {
+	Status Health `json:"status"`
+	Ready  bool   `json:"ready"`
+	Snapshot
+}
+
+// Server is the HTTP endpoint.
+type Server struct {
+	ln   net.Listener
+	srv  *http.Server
+	log  *slog.Logger
+	snap func() Snapshot
+}
+
+// Listen binds addr (host:port; port 0 picks a free one) and prepares the
+// endpoint: metrics serves /metrics, snapshot is called per request for
+// /healthz and /readyz. Serving starts with Run.
+func Listen(addr string, metrics http.Handler, snapshot func() Snapshot, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.addr %s: %w", addr, err)
+	}
+	s := &Server{ln: ln, log: log, snap: snapshot}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+// Addr is the address the endpoint listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Run serves until ctx ends, then shuts the server down.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http endpoint %s: %w", s.ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Close stops the server at once; it is safe after Run has returned.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	s.ln.Close()
+	return err
+}
+
+// healthz answers 200 unless the daemon has failed (503), with the state.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	snap := s.snap()
+	r := response{Status: snap.Health(), Ready: snap.Ready(), Snapshot: snap}
+	code := http.StatusOK
+	if r.Status == Failed {
+		code = http.StatusServiceUnavailable
+	}
+	s.write(w, code, r)
+}
+
+// readyz answers 200 once the daemon serves, 503 before, with the state.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	snap := s.snap()
+	r := response{Status: snap.Health(), Ready: snap.Ready(), Snapshot: snap}
+	code := http.StatusOK
+	if !r.Ready {
+		code = http.StatusServiceUnavailable
+	}
+	s.write(w, code, r)
+}
+
+func (s *Server) write(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		s.log.Error("status endpoint: encode", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
