@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -417,4 +418,63 @@ func scrapeValue(t *testing.T, url, series string) float64 {
 	}
 	t.Fatalf("%s not in %s", series, url)
 	return 0
+}
+
+// TestSystemdNotify: started the way systemd starts a Type=notify service
+// with a watchdog, edged says READY=1 once it serves, pings the watchdog
+// while frames flow, and says STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	video := filepath.Join(t.TempDir(), "v.avi")
+	if err := samplevideo.Write(video, []string{photo(t, "orange.jpg")}, samplevideo.Options{Width: 224, Height: 224, FPS: 5, FramesPerPhoto: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd, _, stderr := edged(t, ctx, "run", "--source", video, "--loop", "--fps", "20", "--no-mqtt")
+	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	next := func(want string) string {
+		t.Helper()
+		for {
+			select {
+			case m := <-msgs:
+				if strings.HasPrefix(m, want) {
+					return m
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s notification:\n%s", want, stderr)
+			}
+		}
+	}
+	if m := next("READY=1"); !strings.Contains(m, "STATUS=1/1 cameras streaming") {
+		t.Errorf("READY notification %q lacks the status line", m)
+	}
+	for range 3 {
+		next("WATCHDOG=1")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	next("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("edged after SIGTERM: %v\n%s", err, stderr)
+	}
 }

@@ -95,6 +95,7 @@ type Camera struct {
 	ended chan struct{}
 
 	captured, dropped, skipped, reconnects, decodeErrs atomic.Uint64
+	busySince                                           atomic.Int64 // unix ns when the running open or read began; 0 when none runs
 
 	mu     sync.Mutex
 	status Status
@@ -228,7 +229,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			}
 			delay = min(delay*2, c.cfg.Backoff.Max)
 		}
-		if err := c.open(); err != nil {
+		if err := c.timedOpen(); err != nil {
 			c.setState("reconnecting", err)
 			c.log.Warn("cannot open source", "err", err)
 			continue
@@ -239,11 +240,13 @@ func (c *Camera) Run(ctx context.Context) error {
 		pass := 0 // frames handed over since the source was (re)opened
 		for ctx.Err() == nil {
 			t0 := time.Now()
+			c.busySince.Store(t0.UnixNano())
 			file, err := c.read()
+			c.busySince.Store(0)
 			if errors.Is(err, errEnd) {
 				if c.cfg.Loop && pass > 0 {
 					c.closeSource()
-					if err := c.open(); err != nil {
+					if err := c.timedOpen(); err != nil {
 						c.setState("reconnecting", err)
 						c.log.Warn("cannot reopen source to loop", "err", err)
 						break
@@ -306,6 +309,24 @@ func (c *Camera) Run(ctx context.Context) error {
 		c.closeSource()
 	}
 	return nil
+}
+
+// timedOpen opens the source, marking the camera busy while it does.
+func (c *Camera) timedOpen() error {
+	c.busySince.Store(time.Now().UnixNano())
+	defer c.busySince.Store(0)
+	return c.open()
+}
+
+// Busy reports how long the source's current open or read has been
+// running at now, or zero when none is. Waiting for the consumer, backing
+// off and idling under the rate cap are not busy: a large value means the
+// device or stream hangs.
+func (c *Camera) Busy(now time.Time) time.Duration {
+	if t := c.busySince.Load(); t != 0 {
+		return now.Sub(time.Unix(0, t))
+	}
+	return 0
 }
 
 // sleep waits for d on the camera's reused timer; it reports false when ctx

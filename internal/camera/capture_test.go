@@ -319,3 +319,61 @@ func makeVideo(t testing.TB, w, h, perPhoto int, names ...string) string {
 	}
 	return video
 }
+
+// TestBusyShowsAHungRead: while a stalled stream's read hangs, Busy grows
+// past a second (what the daemon's watchdog looks at); once FFmpeg's
+// timeout ends the read and the stream is reopened, it is back near zero.
+func TestBusyShowsAHungRead(t *testing.T) {
+	t.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rw_timeout;3000000")
+	jpeg, err := os.ReadFile(photos(t, "baboon.jpg")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: &stallServer{jpeg: jpeg}}
+	go srv.Serve(l)
+	defer srv.Close()
+	c, err := New(Config{Name: "hang", Source: "http://" + l.Addr().String() + "/x.mjpg", Spec: spec(),
+		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	go func() { // keep taking frames, as the pipeline does
+		for {
+			f, err := c.Next(ctx)
+			if err != nil {
+				return
+			}
+			c.Release(f)
+		}
+	}()
+	var longest time.Duration
+	for ctx.Err() == nil {
+		longest = max(longest, c.Busy(time.Now()))
+		if st := c.State(); st.Reconnects > 0 && st.State == "streaming" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if longest < time.Second {
+		t.Fatalf("longest Busy during a 3 s stall: %v, want over 1 s", longest)
+	}
+	// Streaming again: reads return quickly (20 ms apart), so Busy stays
+	// far below the stall.
+	for range 10 {
+		time.Sleep(20 * time.Millisecond)
+		if b := c.Busy(time.Now()); b >= time.Second {
+			t.Fatalf("Busy %v after the stream came back", b)
+		}
+	}
+	cancel()
+	<-done
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/edged-io/edged/internal/pipeline"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/sdnotify"
 	"github.com/edged-io/edged/internal/statusapi"
 )
 
@@ -221,9 +222,24 @@ func Run(ctx context.Context, opts Options) error {
 		}()
 	}
 
+	// Under systemd (Type=notify): READY=1 once serving, status lines,
+	// and watchdog pings while the pipeline makes progress.
+	notify, err := sdnotify.New(os.Getenv)
+	if err != nil {
+		return err
+	}
+	sup := &supervisor{notify: notify, snapshot: snapshot, stalls: p.Stalls, log: log, tick: 250 * time.Millisecond}
+	supDone := make(chan struct{})
+	go func() { sup.run(runCtx); close(supDone) }()
+
 	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
 	err = p.Run(ctx)
 	log.Info("edged stopping", "reason", stopReason(ctx))
+	stopServing()
+	<-supDone
+	if nerr := notify.Stopping("stopping: " + stopReason(ctx)); nerr != nil {
+		log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
+	}
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edged-io/edged/internal/camera"
@@ -121,6 +122,26 @@ func (p *Pipeline) States() map[string]camera.Status {
 	return out
 }
 
+// Stalls lists the cameras whose capture (one open or read of the source)
+// or inference (one frame's conversion, invoke and post-processing) has run
+// for longer than limit at now: a hung device, stream or engine. Waiting
+// for frames or for the sink, reconnect back-off and a finished file are
+// not stalls.
+func (p *Pipeline) Stalls(now time.Time, limit time.Duration) []string {
+	var out []string
+	for _, w := range p.workers {
+		if d := w.cam.Busy(now); d > limit {
+			out = append(out, fmt.Sprintf("camera %q: capture stuck for %v", w.name, d.Round(time.Second)))
+		}
+		if t := w.inferSince.Load(); t != 0 {
+			if d := now.Sub(time.Unix(0, t)); d > limit {
+				out = append(out, fmt.Sprintf("camera %q: inference stuck for %v", w.name, d.Round(time.Second)))
+			}
+		}
+	}
+	return out
+}
+
 // Close releases the cameras and sessions. It is safe to call twice.
 func (p *Pipeline) Close() error {
 	var errs []error
@@ -143,6 +164,9 @@ type worker struct {
 	sink   Sink
 	drain  time.Duration
 	met    *metrics.Camera
+	// inferSince is when the running convert, invoke and post-processing
+	// began (unix ns); 0 when the infer loop is not inside one.
+	inferSince atomic.Int64
 
 	once sync.Once
 }
@@ -230,6 +254,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			return fmt.Errorf("camera %q: %w", w.name, err)
 		}
 		t0 := time.Now()
+		w.inferSince.Store(t0.UnixNano())
 		err = w.conv.Convert(input, f.Pixels)
 		t1 := time.Now()
 		if err == nil {
@@ -246,6 +271,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(0), r.Labels)
 		}
 		t2 := time.Now()
+		w.inferSince.Store(0)
 		if err != nil {
 			// A frame the model cannot take is skipped; the camera goes on.
 			w.met.Failed.Inc()
