@@ -11,7 +11,7 @@ import (
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
 )
 
-func engine(t *testing.T) infer.Engine {
+func engine(t testing.TB) infer.Engine {
 	t.Helper()
 	e, err := tfliteengine.Open(filepath.Join("..", "..", "third_party", "tflite", "linux_"+runtime.GOARCH, tfliteengine.LibraryName))
 	if err != nil {

@@ -22,9 +22,16 @@ import (
 
 // Sink receives the results that pass a camera's filter, in order per camera.
 // *publish.Publisher is the MQTT sink; others (stdout) may be combined.
+//
+// r and its labels belong to the pipeline, which reuses them for a later
+// frame once Publish returns: a sink encodes or copies what it keeps.
 type Sink interface {
 	Publish(ctx context.Context, camera string, r *publish.Result) error
 }
+
+// queued is how many results wait for a camera's publishing goroutine
+// before inference waits for it (back-pressure: nothing is dropped).
+const queued = 64
 
 // CameraSpec is what the pipeline needs to know about one camera.
 type CameraSpec struct {
@@ -164,6 +171,9 @@ type worker struct {
 	sink   Sink
 	drain  time.Duration
 	met    *metrics.Camera
+	// free holds the camera's reusable results: every result is either
+	// here, being filled by the infer loop, queued, or being published.
+	free chan *publish.Result
 	// inferSince is when the running convert, invoke and post-processing
 	// began (unix ns); 0 when the infer loop is not inside one.
 	inferSince atomic.Int64
@@ -196,6 +206,10 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 		sess.Close()
 		return nil, fmt.Errorf("camera %q: model %q output: %w", name, spec.Model.Name, err)
 	}
+	w.free = make(chan *publish.Result, queued+2)
+	for range cap(w.free) {
+		w.free <- &publish.Result{Labels: make([]infer.Label, 0, max(spec.Model.Post.TopK, 1))}
+	}
 	fc := spec.Filter
 	if fc.TopK == 0 {
 		fc.TopK = spec.Model.Post.TopK
@@ -222,7 +236,7 @@ func (w *worker) run(ctx context.Context) error {
 	// Results wait here for the publishing goroutine; inference never waits
 	// on the network unless the queue is full (then it back-pressures and
 	// nothing is dropped).
-	results := make(chan *publish.Result, 64)
+	results := make(chan *publish.Result, queued)
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- w.publishLoop(ctx, results) }()
 
@@ -238,10 +252,19 @@ func (w *worker) run(ctx context.Context) error {
 }
 
 // inferLoop takes frames, converts them straight into the session's input
-// tensor, invokes the model and queues the result.
+// tensor, invokes the model and queues the result. In the steady state it
+// allocates nothing: frames and results are reused.
 func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) error {
 	input := w.sess.InputBuffer(0)
+	var r *publish.Result
 	for {
+		if r == nil {
+			select {
+			case r = <-w.free:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		f, err := w.cam.Next(ctx)
 		if errors.Is(err, camera.ErrEndOfInput) {
 			w.log.Info("end of input")
@@ -260,13 +283,13 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		if err == nil {
 			err = w.sess.Invoke()
 		}
-		var r *publish.Result
 		if err == nil {
-			r = &publish.Result{
+			*r = publish.Result{
 				Frame:    f.Number,
 				Captured: f.Captured,
 				File:     f.File,
 				Model:    w.model.Ref,
+				Labels:   r.Labels[:0],
 			}
 			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(0), r.Labels)
 		}
@@ -292,6 +315,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		metrics.Observe(w.met.Infer, r.Latency.Infer)
 		select {
 		case out <- r:
+			r = nil
 		case <-ctx.Done():
 			return nil
 		}
@@ -311,21 +335,27 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) err
 	})
 	defer stop()
 	for r := range in {
-		if !w.filter.Accept(r, time.Now()) {
-			continue
-		}
-		t0 := time.Now()
-		if err := w.sink.Publish(drainCtx, w.name, r); err != nil {
-			w.met.PublishErrors.Inc()
-			w.log.Error("publish failed", "frame", r.Frame, "err", err)
-			continue
-		}
-		t1 := time.Now()
-		w.met.Published.Inc()
-		metrics.Observe(w.met.Publish, t1.Sub(t0))
-		metrics.Observe(w.met.Total, t1.Sub(r.Captured)+r.Latency.Capture)
+		w.publish(drainCtx, r)
+		w.free <- r // never blocks: free has room for every result
 	}
 	return nil
+}
+
+// publish hands r to the sink if the camera's filter lets it through.
+func (w *worker) publish(ctx context.Context, r *publish.Result) {
+	t0 := time.Now()
+	if !w.filter.Accept(r, t0) {
+		return
+	}
+	if err := w.sink.Publish(ctx, w.name, r); err != nil {
+		w.met.PublishErrors.Inc()
+		w.log.Error("publish failed", "frame", r.Frame, "err", err)
+		return
+	}
+	t1 := time.Now()
+	w.met.Published.Inc()
+	metrics.Observe(w.met.Publish, t1.Sub(t0))
+	metrics.Observe(w.met.Total, t1.Sub(r.Captured)+r.Latency.Capture)
 }
 
 func (w *worker) close() error {

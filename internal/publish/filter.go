@@ -1,8 +1,9 @@
 package publish
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
@@ -60,7 +61,7 @@ func NewFilter(cfg FilterConfig) (*Filter, error) {
 // reports whether r should be published at time now.
 func (f *Filter) Accept(r *Result, now time.Time) bool {
 	if f.history != nil {
-		r.Labels = f.smooth(r.Labels)
+		r.Labels = append(r.Labels[:0], f.smooth(r.Labels)...)
 	}
 	top := -1
 	if len(r.Labels) > 0 {
@@ -76,6 +77,7 @@ func (f *Filter) Accept(r *Result, now time.Time) bool {
 
 // smooth keeps the last N label lists and returns the labels ranked by
 // their mean score over them (a label absent from a list counts 0 there).
+// The returned slice is the filter's own, valid until the next call.
 func (f *Filter) smooth(labels []infer.Label) []infer.Label {
 	old := f.history[f.next]
 	for _, l := range old {
@@ -105,11 +107,11 @@ func (f *Filter) smooth(labels []infer.Label) []infer.Label {
 		}
 		out = append(out, infer.Label{Label: s.label, Index: idx, Score: s.sum / n})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
+	slices.SortFunc(out, func(a, b infer.Label) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
 		}
-		return out[i].Index < out[j].Index
+		return cmp.Compare(a.Index, b.Index)
 	})
 	k := len(labels)
 	if f.cfg.TopK > 0 {
@@ -119,5 +121,5 @@ func (f *Filter) smooth(labels []infer.Label) []infer.Label {
 		out = out[:k]
 	}
 	f.out = out
-	return append([]infer.Label(nil), out...)
+	return out
 }
