@@ -28,6 +28,7 @@ type Config struct {
 	Broker  Broker   `yaml:"broker"`
 	Models  []Model  `yaml:"models"`
 	Cameras []Camera `yaml:"cameras"`
+	GPIO    GPIO     `yaml:"gpio"`
 }
 
 // Log configures logging.
@@ -114,6 +115,55 @@ type Publish struct {
 	Mode      string        `yaml:"mode" default:"every"` // every, change
 	Heartbeat time.Duration `yaml:"heartbeat" default:"30s"`
 	Smoothing int           `yaml:"smoothing" default:"1"`
+}
+
+// GPIO configures sensor inputs that gate cameras, outputs driven by
+// results, and a status LED. Pins are named as periph knows them on the
+// machine (the kernel's line names such as GPIO17, or a number).
+type GPIO struct {
+	Inputs    []GPIOInput  `yaml:"inputs"`
+	Outputs   []GPIOOutput `yaml:"outputs"`
+	StatusLED StatusLED    `yaml:"status_led"`
+}
+
+// GPIOInput is a sensor, switch or button that gates cameras.
+type GPIOInput struct {
+	Pin         string        `yaml:"pin"`
+	Active      string        `yaml:"active" default:"high"` // high, low: the level that means "triggered"
+	Pull        string        `yaml:"pull" default:"auto"`   // auto (towards inactive), up, down, float
+	Debounce    time.Duration `yaml:"debounce" default:"50ms"`
+	Cameras     []string      `yaml:"cameras"`
+	Mode        string        `yaml:"mode" default:"while_active"` // while_active, burst
+	BurstFrames int           `yaml:"burst_frames" default:"10"`
+}
+
+// GPIOOutput is an LED, relay or buzzer switched on by matching results.
+type GPIOOutput struct {
+	Pin     string        `yaml:"pin"`
+	Invert  bool          `yaml:"invert"` // active-low: on drives the pin low
+	MinOn   time.Duration `yaml:"min_on" default:"1s"`
+	HoldOff time.Duration `yaml:"hold_off" default:"3s"`
+	When    []GPIORule    `yaml:"when"`
+}
+
+// GPIORule matches results: a label in Labels (any label when empty)
+// scoring at least MinScore, on one of Cameras (any camera when empty).
+type GPIORule struct {
+	Labels   []string `yaml:"labels"`
+	MinScore float64  `yaml:"min_score" default:"0.5"`
+	Cameras  []string `yaml:"cameras"`
+}
+
+// StatusLED shows the daemon's health: steady when healthy, slow blink
+// when degraded, fast blink when failed. An empty pin means no LED.
+type StatusLED struct {
+	Pin    string `yaml:"pin"`
+	Invert bool   `yaml:"invert"`
+}
+
+// Enabled reports whether any GPIO pin is configured.
+func (g GPIO) Enabled() bool {
+	return len(g.Inputs) > 0 || len(g.Outputs) > 0 || g.StatusLED.Pin != ""
 }
 
 // maxFileSize bounds what Load reads: a configuration is a few kilobytes,
@@ -608,6 +658,86 @@ func (c *Config) validate(file string, lines map[string]int) error {
 		}
 		if cam.Reconnect.Max < cam.Reconnect.Initial {
 			return bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
+		}
+	}
+	return c.GPIO.validate(bad, oneOf, cams)
+}
+
+// validate checks the GPIO section; cams holds the configured camera names.
+// Whether a pin exists is only known on the machine: the gpio package
+// reports a missing one at start.
+func (g GPIO) validate(bad func(path, format string, args ...any) error, oneOf func(path, v string, allowed ...string) error, cams map[string]bool) error {
+	pins := map[string]string{} // pin name → field that uses it
+	usePin := func(path, pin string) error {
+		if strings.TrimSpace(pin) == "" {
+			return bad(path, "is empty: name the pin (such as GPIO17)")
+		}
+		if prev, ok := pins[pin]; ok {
+			return bad(path, "pin %q is already used by %s", pin, prev)
+		}
+		pins[pin] = path
+		return nil
+	}
+	gatedBy := map[string]string{} // camera → input field gating it
+	for i, in := range g.Inputs {
+		p := fmt.Sprintf("gpio.inputs[%d]", i)
+		if err := usePin(p+".pin", in.Pin); err != nil {
+			return err
+		}
+		if err := oneOf(p+".active", in.Active, "high", "low"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".pull", in.Pull, "auto", "up", "down", "float"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".mode", in.Mode, "while_active", "burst"); err != nil {
+			return err
+		}
+		if in.Mode == "burst" && in.BurstFrames < 1 {
+			return bad(p+".burst_frames", "%d is less than 1", in.BurstFrames)
+		}
+		if len(in.Cameras) == 0 {
+			return bad(p+".cameras", "is empty: name the cameras this input gates")
+		}
+		for j, name := range in.Cameras {
+			cp := fmt.Sprintf("%s.cameras[%d]", p, j)
+			if !cams[name] {
+				return bad(cp, "no camera named %q", name)
+			}
+			if prev, ok := gatedBy[name]; ok {
+				return bad(cp, "camera %q is already gated by %s (one input per camera)", name, prev)
+			}
+			gatedBy[name] = p
+		}
+	}
+	for i, out := range g.Outputs {
+		p := fmt.Sprintf("gpio.outputs[%d]", i)
+		if err := usePin(p+".pin", out.Pin); err != nil {
+			return err
+		}
+		if len(out.When) == 0 {
+			return bad(p+".when", "is empty: give at least one rule (labels, min_score, cameras)")
+		}
+		for j, r := range out.When {
+			rp := fmt.Sprintf("%s.when[%d]", p, j)
+			if r.MinScore < 0 || r.MinScore > 1 {
+				return bad(rp+".min_score", "%v is not between 0 and 1", r.MinScore)
+			}
+			for k, l := range r.Labels {
+				if strings.TrimSpace(l) == "" {
+					return bad(fmt.Sprintf("%s.labels[%d]", rp, k), "is empty")
+				}
+			}
+			for k, name := range r.Cameras {
+				if !cams[name] {
+					return bad(fmt.Sprintf("%s.cameras[%d]", rp, k), "no camera named %q", name)
+				}
+			}
+		}
+	}
+	if g.StatusLED.Pin != "" {
+		if err := usePin("gpio.status_led.pin", g.StatusLED.Pin); err != nil {
+			return err
 		}
 	}
 	return nil

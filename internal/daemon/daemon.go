@@ -163,6 +163,13 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.New("no sink: enable MQTT or --stdout")
 	}
 
+	led := &ledHealth{}
+	gp, err := startGPIO(ctx, cfg.GPIO, led, log)
+	if err != nil {
+		return err
+	}
+	defer gp.close()
+
 	var cams []pipeline.CameraSpec
 	for _, cc := range cfg.Cameras {
 		m := models[cc.Model]
@@ -174,9 +181,10 @@ func Run(ctx context.Context, opts Options) error {
 			},
 			Model:  m,
 			Filter: publish.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing},
+			Gate:   gp.gate(cc.Name),
 		})
 	}
-	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sinks, Log: log, Metrics: met})
+	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sinks, Log: log, Metrics: met, Observer: gp.observer()})
 	if err != nil {
 		return err
 	}
@@ -206,6 +214,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return s
 	}
+	led.snapshot.Store(&snapshot)
 	runCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	if cfg.HTTP.Addr != "" {

@@ -38,6 +38,20 @@ type CameraSpec struct {
 	Camera camera.Config // source, rate cap, ROI/resize (the resize size is filled in from the model)
 	Model  *Model        // the model this camera's frames go through
 	Filter publish.FilterConfig
+	Gate   Gate // nil: every frame is inferred
+}
+
+// Gate decides whether a camera's next frame is inferred (a GPIO input
+// gating the camera). Frames it refuses are counted as gated and released.
+type Gate interface {
+	Allow() bool
+}
+
+// Observer sees every inferred result, before the publish filter (GPIO
+// output rules). It is called from the camera's inference goroutine, so it
+// must not block, and it must not keep the result.
+type Observer interface {
+	Observe(camera string, r *publish.Result)
 }
 
 // Multi is a Sink that hands each result to every sink in turn.
@@ -65,6 +79,8 @@ type Options struct {
 	// Metrics receives the per-camera counters and stage latencies. Nil
 	// keeps them on a private registry nobody reads.
 	Metrics *metrics.Metrics
+	// Observer, when set, sees every inferred result.
+	Observer Observer
 }
 
 // Pipeline runs a set of cameras.
@@ -177,6 +193,8 @@ type worker struct {
 	// inferSince is when the running convert, invoke and post-processing
 	// began (unix ns); 0 when the infer loop is not inside one.
 	inferSince atomic.Int64
+	gate   Gate
+	obs    Observer
 
 	once sync.Once
 }
@@ -191,7 +209,7 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 		return nil, fmt.Errorf("camera %q: open session on model %q: %w", name, spec.Model.Name, err)
 	}
 	w := &worker{name: name, model: spec.Model, sess: sess, sink: opts.Sink, drain: opts.DrainTimeout,
-		met: opts.Metrics.Camera(name),
+		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer,
 		log: opts.Log.With("camera", name, "model", spec.Model.Name)}
 	in := sess.Inputs()[0]
 	h, wd := in.Shape[1], in.Shape[2]
@@ -276,6 +294,11 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			}
 			return fmt.Errorf("camera %q: %w", w.name, err)
 		}
+		if w.gate != nil && !w.gate.Allow() {
+			w.met.Gated.Inc()
+			w.cam.Release(f)
+			continue
+		}
 		t0 := time.Now()
 		w.inferSince.Store(t0.UnixNano())
 		err = w.conv.Convert(input, f.Pixels)
@@ -313,6 +336,9 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		metrics.Observe(w.met.Capture, r.Latency.Capture)
 		metrics.Observe(w.met.Preprocess, r.Latency.Preprocess)
 		metrics.Observe(w.met.Infer, r.Latency.Infer)
+		if w.obs != nil {
+			w.obs.Observe(w.name, r)
+		}
 		select {
 		case out <- r:
 			r = nil
