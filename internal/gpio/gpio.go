@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -50,6 +51,9 @@ type Controller struct {
 	inputs []*input
 	gates  map[string]*Gate
 	wake   chan struct{}
+	// handled counts the input levels Run has taken into account (settled
+	// and timed); tests wait on it instead of sleeping.
+	handled atomic.Int64
 
 	mu      sync.Mutex // guards outputs, led and closed
 	outputs []*output
@@ -278,18 +282,33 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	start := c.clock.Now()
 	c.blink(0)
+	var due clockwork.Timer // the next debounce or release, stopped when superseded
+	defer func() {
+		if due != nil {
+			due.Stop()
+		}
+	}()
+	levels := int64(0) // levels observed since the last step
 	for {
 		now := c.clock.Now()
+		if due != nil {
+			due.Stop()
+			due = nil
+		}
 		var timer <-chan time.Time
 		if next, ok := c.step(now); ok {
-			timer = c.clock.After(next.Sub(now))
+			due = c.clock.NewTimer(next.Sub(now))
+			timer = due.Chan()
 		}
+		c.handled.Add(levels)
+		levels = 0
 		select {
 		case <-ctx.Done():
 			return nil
 		case ev := <-events:
 			in := c.inputs[ev.i]
 			in.deb.observe(ev.level == in.active, c.clock.Now())
+			levels++
 		case <-timer:
 		case <-c.wake:
 		case <-ledTick:
