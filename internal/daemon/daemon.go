@@ -95,6 +95,12 @@ func Run(ctx context.Context, opts Options) error {
 		// Process-wide, so set once here before any camera goroutine runs.
 		os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", camera.FFmpegOptions)
 	}
+	led := &ledHealth{} // GPIO first: a missing pin fails before anything loads
+	gp, err := startGPIO(ctx, cfg.GPIO, led, log)
+	if err != nil {
+		return err
+	}
+	defer gp.close()
 	engine, err := tfliteengine.Open(opts.TFLiteLib)
 	if err != nil {
 		return err
@@ -162,13 +168,6 @@ func Run(ctx context.Context, opts Options) error {
 	if len(sinks) == 0 {
 		return errors.New("no sink: enable MQTT or --stdout")
 	}
-
-	led := &ledHealth{}
-	gp, err := startGPIO(ctx, cfg.GPIO, led, log)
-	if err != nil {
-		return err
-	}
-	defer gp.close()
 
 	var cams []pipeline.CameraSpec
 	for _, cc := range cfg.Cameras {
