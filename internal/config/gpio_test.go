@@ -10,8 +10,8 @@ import (
 // TestGPIOErrors checks each check of the gpio section: field path, line
 // and message.
 func TestGPIOErrors(t *testing.T) {
-	in := "gpio:\n  inputs:\n    - pin: GPIO17\n      cameras: [a]\n"   // lines 4-7
-	out := "gpio:\n  outputs:\n    - pin: GPIO27\n      when:\n" // lines 4-7
+	in := "gpio:\n  inputs:\n    - pin: GPIO17\n      cameras: [a]\n" // lines 4-7
+	out := "gpio:\n  outputs:\n    - pin: GPIO27\n      when:\n"      // lines 4-7
 	cases := []struct {
 		name  string
 		yaml  string

@@ -24,16 +24,19 @@ import (
 	"github.com/edged-io/edged/internal/samplevideo"
 )
 
-// collect is a Sink that keeps what it is given.
+// collect is a Sink that keeps a copy of what it is given (the pipeline
+// reuses its results).
 type collect struct {
 	mu      sync.Mutex
-	results []*publish.Result
+	results []publish.Result
 }
 
 func (c *collect) Publish(_ context.Context, _ string, r *publish.Result) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.results = append(c.results, r)
+	cp := *r
+	cp.Labels = append([]infer.Label(nil), r.Labels...)
+	c.results = append(c.results, cp)
 	return nil
 }
 

@@ -193,8 +193,8 @@ type worker struct {
 	// inferSince is when the running convert, invoke and post-processing
 	// began (unix ns); 0 when the infer loop is not inside one.
 	inferSince atomic.Int64
-	gate   Gate
-	obs    Observer
+	gate       Gate     // nil: every frame is inferred
+	obs        Observer // nil: nobody watches results
 
 	once sync.Once
 }
