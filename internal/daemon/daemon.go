@@ -108,6 +108,9 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("inference engine ready", "engine", engine.Name(), "library", engine.LibraryPath())
 	met := metrics.New(metrics.BuildInfo{Version: opts.Version})
 	met.Engine(engine.Name(), engine.LibraryPath())
+	if err := gp.register(met.Registry()); err != nil {
+		return err
+	}
 
 	models := map[string]*pipeline.Model{}
 	defer func() {

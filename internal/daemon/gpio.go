@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/pipeline"
@@ -60,6 +62,14 @@ func (h *gpioHook) observer() pipeline.Observer {
 		return nil
 	}
 	return h.ctl
+}
+
+// register adds the GPIO metrics to the daemon's registry.
+func (h *gpioHook) register(r prometheus.Registerer) error {
+	if h == nil {
+		return nil
+	}
+	return h.ctl.Register(r)
 }
 
 // close stops the controller and drives the outputs inactive.

@@ -55,6 +55,8 @@ type Controller struct {
 	// and timed); tests wait on it instead of sleeping.
 	handled atomic.Int64
 
+	gauges gauges
+
 	mu      sync.Mutex // guards outputs, led and closed
 	outputs []*output
 	led     *statusLED
@@ -82,7 +84,7 @@ type statusLED struct {
 // detection, outputs and the status LED driven to their inactive level.
 func New(cfg config.GPIO, opts Options) (*Controller, error) {
 	c := &Controller{log: opts.Log, clock: opts.Clock, health: opts.Health,
-		gates: map[string]*Gate{}, wake: make(chan struct{}, 1)}
+		gates: map[string]*Gate{}, wake: make(chan struct{}, 1), gauges: newGauges()}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -136,6 +138,7 @@ func New(cfg config.GPIO, opts Options) (*Controller, error) {
 			c.gates[cam] = g
 		}
 		c.inputs = append(c.inputs, in)
+		c.gauges.input.WithLabelValues(p.Name()).Set(gauge(in.deb.stable))
 		c.log.Info("gpio input ready", "field", field, "pin", p.Name(), "mode", ic.Mode, "cameras", ic.Cameras, "active", in.deb.stable)
 	}
 	for i, oc := range cfg.Outputs {
@@ -149,6 +152,7 @@ func New(cfg config.GPIO, opts Options) (*Controller, error) {
 		if err := o.drive(); err != nil {
 			return nil, c.fail(err)
 		}
+		c.gauges.output.WithLabelValues(p.Name()).Set(0)
 	}
 	if cfg.StatusLED.Pin != "" {
 		p, err := resolve("gpio.status_led.pin", cfg.StatusLED.Pin)
@@ -252,6 +256,7 @@ func (c *Controller) drive(o *output, state, camera string, r *publish.Result) {
 		c.log.Error("gpio output failed", append(attrs, "err", err)...)
 		return
 	}
+	c.gauges.output.WithLabelValues(o.pin.Name()).Set(gauge(o.on))
 	c.log.Info("gpio output", attrs...)
 }
 
@@ -330,6 +335,7 @@ func (c *Controller) step(now time.Time) (next time.Time, ok bool) {
 			for _, g := range in.gates {
 				g.set(in.deb.stable)
 			}
+			c.gauges.input.WithLabelValues(in.pin.Name()).Set(gauge(in.deb.stable))
 			c.log.Info("gpio input", "field", in.field, "pin", in.pin.String(), "active", in.deb.stable)
 		}
 		if t, pending := in.deb.deadline(); pending {
@@ -411,6 +417,7 @@ func (c *Controller) Close() error {
 	for _, o := range c.outputs {
 		o.on = false
 		errs = append(errs, o.drive())
+		c.gauges.output.WithLabelValues(o.pin.Name()).Set(0)
 	}
 	if c.led != nil {
 		c.led.on = false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
@@ -196,6 +197,7 @@ func TestInputGatesCamera(t *testing.T) {
 	}
 	fc.Advance(time.Millisecond)
 	eventually(t, "the gate to open 50ms after the edge", g.Allow)
+	eventually(t, "edged_gpio_input_active 1", func() bool { return testutil.ToFloat64(c.gauges.input.WithLabelValues("PIR")) == 1 })
 	// A bounce: low for 20ms, then high again. The gate stays open, and the
 	// release that follows is debounced too.
 	push(gpio.Low)
