@@ -18,6 +18,7 @@ import (
 
 	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
 	"github.com/edged-io/edged/internal/metrics"
@@ -39,6 +40,9 @@ type Options struct {
 	TFLiteLib string    // explicit runtime library path; empty searches the usual places
 	Log       *slog.Logger
 	Version   string // edged's version, for edged_build_info
+	// GPIOPins resolves GPIO pin names; nil uses the machine's (periph's
+	// host drivers). Tests give periph's gpiotest pins.
+	GPIOPins func(name string) gpio.Pin
 }
 
 // DefaultModelPath finds the bundled default model: $EDGED_MODEL_DIR, the
@@ -96,7 +100,7 @@ func Run(ctx context.Context, opts Options) error {
 		os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", camera.FFmpegOptions)
 	}
 	led := &ledHealth{} // GPIO first: a missing pin fails before anything loads
-	gp, err := startGPIO(ctx, cfg.GPIO, led, log)
+	gp, err := startGPIO(ctx, cfg.GPIO, gpio.Options{Log: log, Health: led, Lookup: opts.GPIOPins})
 	if err != nil {
 		return err
 	}

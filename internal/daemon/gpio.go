@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -24,11 +23,11 @@ type gpioHook struct {
 
 // startGPIO sets up and runs the configured pins; a missing pin is an error
 // naming its field. It returns nil when no pin is configured.
-func startGPIO(ctx context.Context, cfg config.GPIO, health gpio.HealthSource, log *slog.Logger) (*gpioHook, error) {
+func startGPIO(ctx context.Context, cfg config.GPIO, opts gpio.Options) (*gpioHook, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	ctl, err := gpio.New(cfg, gpio.Options{Log: log, Health: health})
+	ctl, err := gpio.New(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +38,7 @@ func startGPIO(ctx context.Context, cfg config.GPIO, health gpio.HealthSource, l
 	go func() {
 		defer h.done.Done()
 		if err := ctl.Run(runCtx); err != nil {
-			log.Error("gpio stopped", "err", err)
+			opts.Log.Error("gpio stopped", "err", err)
 		}
 	}()
 	return h, nil

@@ -29,6 +29,9 @@ import (
 // reads the pin anyway (a driver may miss an edge) and checks for shutdown.
 const pollEvery = 200 * time.Millisecond
 
+// Pin is a periph GPIO pin, as Options.Lookup returns it.
+type Pin = gpio.PinIO
+
 // Options configure a Controller.
 type Options struct {
 	Log *slog.Logger
@@ -39,7 +42,7 @@ type Options struct {
 	Clock clockwork.Clock
 	// Lookup resolves a pin name; nil loads periph's host drivers and uses
 	// gpioreg.ByName. Tests give periph's gpiotest pins here.
-	Lookup func(name string) gpio.PinIO
+	Lookup func(name string) Pin
 }
 
 // Controller owns the configured pins. Create it with New, run it with Run,
