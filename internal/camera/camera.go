@@ -95,7 +95,7 @@ type Camera struct {
 	ended chan struct{}
 
 	captured, dropped, skipped, reconnects, decodeErrs atomic.Uint64
-	busySince                                           atomic.Int64 // unix ns when the running open or read began; 0 when none runs
+	busySince                                          atomic.Int64 // unix ns when the running open or read began; 0 when none runs
 
 	mu     sync.Mutex
 	status Status
