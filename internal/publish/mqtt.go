@@ -317,6 +317,40 @@ func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error
 	}
 }
 
+// Topic is the result topic of camera: <prefix>/<device>/<camera>/result.
+func (p *Publisher) Topic(camera string) string {
+	return p.cfg.TopicPrefix + "/" + p.device + "/" + camera + "/result"
+}
+
+// Send publishes an already encoded payload on topic at the configured QoS
+// and waits for the broker's acknowledgement (PUBACK at QoS 1) or ctx. The
+// persistent queue (internal/outbox) delivers through it.
+func (p *Publisher) Send(ctx context.Context, topic string, payload []byte) error {
+	select {
+	case <-p.up:
+	case <-p.done:
+		return errors.New("publish: publisher is closed")
+	case <-ctx.Done():
+		return fmt.Errorf("publish to %s: waiting for the first connection to %s: %w", topic, p.cfg.URL, ctx.Err())
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errors.New("publish: publisher is closed")
+	}
+	tok := p.client.Publish(topic, byte(p.cfg.QoS), p.cfg.Retain, payload)
+	p.mu.Unlock()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("publish to %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
+	}
+}
+
 // URL is the broker's address.
 func (p *Publisher) URL() string { return p.cfg.URL }
 
