@@ -83,7 +83,9 @@ func edged(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, *bytes
 	t.Helper()
 	cmd := exec.CommandContext(ctx, edgedBin, args...)
 	model, _ := filepath.Abs(repo("models"))
-	cmd.Env = append(os.Environ(), "EDGED_MODEL_DIR="+model, "EDGED_TFLITE_LIB="+tfliteLib(t))
+	// Each run gets its own state directory, so the outbound queue files
+	// of parallel tests never meet.
+	cmd.Env = append(os.Environ(), "EDGED_MODEL_DIR="+model, "EDGED_TFLITE_LIB="+tfliteLib(t), "STATE_DIRECTORY="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	return cmd, &stdout, &stderr

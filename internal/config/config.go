@@ -29,6 +29,7 @@ type Config struct {
 	Models  []Model  `yaml:"models"`
 	Cameras []Camera `yaml:"cameras"`
 	GPIO    GPIO     `yaml:"gpio"`
+	Queue   Queue    `yaml:"queue"`
 }
 
 // Log configures logging.
@@ -115,6 +116,19 @@ type Publish struct {
 	Mode      string        `yaml:"mode" default:"every"` // every, change
 	Heartbeat time.Duration `yaml:"heartbeat" default:"30s"`
 	Smoothing int           `yaml:"smoothing" default:"1"`
+}
+
+// Queue configures the persistent outbound queue between the cameras and
+// the broker (docs/delivery.md).
+type Queue struct {
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Path is the queue file. Empty: queue.db in $STATE_DIRECTORY (systemd's
+	// StateDirectory=), else /var/lib/edged as root, else
+	// $XDG_STATE_HOME/edged (~/.local/state/edged).
+	Path     string        `yaml:"path"`
+	MaxBytes int           `yaml:"max_bytes" default:"67108864"` // 64 MiB of queued records
+	MaxAge   time.Duration `yaml:"max_age" default:"72h"`        // 0s: no age bound (max_bytes still holds)
+	Policy   string        `yaml:"policy" default:"drop_oldest"` // drop_oldest, drop_newest, keep_state_changes
 }
 
 // GPIO configures sensor inputs that gate cameras, outputs driven by
@@ -659,6 +673,12 @@ func (c *Config) validate(file string, lines map[string]int) error {
 		if cam.Reconnect.Max < cam.Reconnect.Initial {
 			return bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
 		}
+	}
+	if c.Queue.MaxBytes < 64<<10 {
+		return bad("queue.max_bytes", "%d is below the least useful size, 65536 (64 KiB)", c.Queue.MaxBytes)
+	}
+	if err := oneOf("queue.policy", c.Queue.Policy, "drop_oldest", "drop_newest", "keep_state_changes"); err != nil {
+		return err
 	}
 	return c.GPIO.validate(bad, oneOf, cams)
 }

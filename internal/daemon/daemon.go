@@ -145,6 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 		sinks = append(sinks, publish.NewStdout(opts.Stdout, device, boot))
 	}
 	var pub *publish.Publisher
+	var q *queue // the outbound queue in front of pub; nil when disabled
 	if !opts.NoMQTT {
 		bcfg := cfg.Broker
 		if bcfg.URL == "" {
@@ -170,7 +171,15 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			log.Warn("broker not reachable yet; results wait until it is", "err", err)
 		}
-		sinks = append(sinks, pub)
+		if cfg.Queue.Enabled {
+			if q, err = startQueue(ctx, cfg.Queue, device, boot, pub, met, log); err != nil {
+				return err
+			}
+			defer q.close()
+			sinks = append(sinks, q.ob)
+		} else {
+			sinks = append(sinks, pub)
+		}
 	}
 	if len(sinks) == 0 {
 		return errors.New("no sink: enable MQTT or --stdout")
@@ -212,7 +221,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		if pub != nil {
 			b := &statusapi.Broker{URL: pub.URL(), Connected: pub.Connected()}
-			b.Ready = b.Connected
+			// With the queue, results are safe once accepted: ready
+			// without a broker.
+			b.Ready = b.Connected || (q != nil && q.ob.Ready())
 			if err := pub.LastError(); err != nil {
 				b.LastError = err.Error()
 			}
@@ -250,6 +261,9 @@ func Run(ctx context.Context, opts Options) error {
 	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
 	err = p.Run(ctx)
 	log.Info("edged stopping", "reason", stopReason(ctx))
+	if q != nil {
+		q.drain(ctx, 10*time.Second)
+	}
 	stopServing()
 	<-supDone
 	if nerr := notify.Stopping("stopping: " + stopReason(ctx)); nerr != nil {

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/metrics"
+	"github.com/edged-io/edged/internal/outbox"
+	"github.com/edged-io/edged/internal/publish"
+)
+
+// QueuePath is where the outbound queue lives: queue.path when set, else
+// queue.db in systemd's $STATE_DIRECTORY, else /var/lib/edged as root, else
+// $XDG_STATE_HOME/edged (~/.local/state/edged).
+func QueuePath(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		// systemd lists one folder per StateDirectory= entry, colon-separated.
+		d, _, _ = strings.Cut(d, ":")
+		return filepath.Join(d, "queue.db")
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/edged/queue.db"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "edged", "queue.db")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "."
+	}
+	return filepath.Join(home, ".local", "state", "edged", "queue.db")
+}
+
+// queue is the outbound queue in front of the publisher, with its
+// delivery goroutine.
+type queue struct {
+	ob   *outbox.Outbox
+	pub  *publish.Publisher
+	stop context.CancelFunc
+	done chan struct{}
+	log  *slog.Logger
+}
+
+// startQueue opens the queue file and starts delivering through pub.
+func startQueue(ctx context.Context, c config.Queue, device, boot string, pub *publish.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
+	path := QueuePath(c.Path)
+	ob, err := outbox.Open(outbox.Options{Path: path, MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Policy: c.Policy,
+		Device: device, Boot: boot, Topic: pub.Topic, Log: log, Metrics: outbox.NewMetrics(met.Registry())})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("outbound queue open", "path", path, "max_bytes", c.MaxBytes, "max_age", c.MaxAge, "policy", c.Policy)
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q := &queue{ob: ob, pub: pub, stop: stop, done: make(chan struct{}), log: log}
+	go func() {
+		defer close(q.done)
+		ob.Run(runCtx, pub)
+	}()
+	return q, nil
+}
+
+// drain gives the queued results up to timeout to reach the broker, when
+// it is connected; what is left stays in the file for the next run.
+func (q *queue) drain(ctx context.Context, timeout time.Duration) {
+	if !q.pub.Connected() {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if !q.ob.Drain(dctx) {
+		q.log.Warn("queue not drained at shutdown; the rest is delivered by the next run", "left", q.ob.Stats().Depth)
+	}
+}
+
+// close stops delivery and closes the file.
+func (q *queue) close() {
+	q.stop()
+	<-q.done
+	if err := q.ob.Close(); err != nil {
+		q.log.Error("closing the queue", "err", err)
+	}
+}
