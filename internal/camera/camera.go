@@ -97,6 +97,12 @@ type Camera struct {
 	captured, dropped, skipped, reconnects, decodeErrs atomic.Uint64
 	busySince                                          atomic.Int64 // unix ns when the running open or read began; 0 when none runs
 
+	// Pacing of files and folders (pull mode): the next frame is read
+	// when the consumer has taken the last one and is about to want
+	// another, so frames do not wait, aging, in the queue.
+	taken  chan struct{} // a token per frame the consumer took (capacity 1)
+	wantAt atomic.Int64  // unix ns when the consumer expects to want the next frame; 0: now
+
 	mu     sync.Mutex
 	status Status
 
@@ -110,7 +116,8 @@ type Camera struct {
 	plannedFor image.Point
 	planErr    error // the plan for plannedFor failed (ROI outside the frame)
 	crop, dst  preprocess.Rect
-	timer      *time.Timer // backoff and frame-rate pacing, reused
+	timer      *time.Timer   // backoff and frame-rate pacing, reused
+	readCost   time.Duration // moving average of one read and resize (pull mode)
 	closeOnce  sync.Once
 }
 
@@ -140,7 +147,7 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		log = slog.Default()
 	}
 	c := &Camera{cfg: cfg, src: src, log: log.With("source", cfg.Source, "kind", src.Kind.String()),
-		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}),
+		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}), taken: make(chan struct{}, 1),
 		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
 	n := cfg.Spec.Width * cfg.Spec.Height * 3
 	for i := 0; i < cap(c.pool); i++ {
@@ -179,22 +186,59 @@ func (c *Camera) setState(state string, err error) {
 func (c *Camera) Next(ctx context.Context) (*Frame, error) {
 	select {
 	case f := <-c.ready:
-		return f, nil
+		return c.took(f), nil
 	default:
 	}
 	select {
 	case f := <-c.ready:
-		return f, nil
+		return c.took(f), nil
 	case <-c.ended:
 		select {
 		case f := <-c.ready:
-			return f, nil
+			return c.took(f), nil
 		default:
 			return nil, ErrEndOfInput
 		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// took lets a paced (file or folder) capture read on.
+func (c *Camera) took(f *Frame) *Frame {
+	if !c.src.Kind.Live() {
+		select {
+		case c.taken <- struct{}{}:
+		default:
+		}
+	}
+	return f
+}
+
+// WantNextAt tells a file or folder source when the consumer expects to
+// want its next frame (when the running inference should end). The frame is
+// then read and resized just in time for it rather than ahead, so results
+// keep their capture-to-publish latency low without losing throughput.
+// Live sources ignore it: they deliver the newest frame as it comes.
+func (c *Camera) WantNextAt(t time.Time) {
+	c.wantAt.Store(t.UnixNano())
+}
+
+// pace holds a file or folder's next read until the consumer has taken
+// the previous frame and, when it said when it wants the next one, until
+// that moment less the usual cost of a read; it reports false when ctx
+// ended first.
+func (c *Camera) pace(ctx context.Context) bool {
+	select {
+	case <-c.taken:
+	case <-ctx.Done():
+		return false
+	}
+	const margin = 500 * time.Microsecond // early, so jitter rarely costs throughput
+	if at := c.wantAt.Load(); at != 0 {
+		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.readCost-margin)
+	}
+	return true
 }
 
 // Release gives a frame's buffer back for reuse.
@@ -219,6 +263,9 @@ func (c *Camera) Run(ctx context.Context) error {
 	delay := c.cfg.Backoff.Initial
 	var last time.Time
 	var number uint64
+	// Files and folders are paced: one frame may be handed over, then the
+	// next waits until the consumer took it (see pace).
+	paced, mayDeliver := !c.src.Kind.Live(), true
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if attempt > 0 {
 			c.reconnects.Add(1)
@@ -239,6 +286,12 @@ func (c *Camera) Run(ctx context.Context) error {
 		opened := time.Now()
 		pass := 0 // frames handed over since the source was (re)opened
 		for ctx.Err() == nil {
+			if paced && !mayDeliver {
+				if !c.pace(ctx) {
+					return nil
+				}
+				mayDeliver = true
+			}
 			t0 := time.Now()
 			c.busySince.Store(t0.UnixNano())
 			file, err := c.read()
@@ -305,6 +358,12 @@ func (c *Camera) Run(ctx context.Context) error {
 				continue
 			}
 			pass++
+			if paced {
+				mayDeliver = false
+				if c.cfg.FPS == 0 { // (with a rate cap, t0 to now includes the cap's wait)
+					c.readCost = (7*c.readCost + time.Since(t0)) / 8
+				}
+			}
 		}
 		c.closeSource()
 	}

@@ -193,8 +193,11 @@ type worker struct {
 	// inferSince is when the running convert, invoke and post-processing
 	// began (unix ns); 0 when the infer loop is not inside one.
 	inferSince atomic.Int64
-	gate       Gate     // nil: every frame is inferred
-	obs        Observer // nil: nobody watches results
+	// inferCost is a moving average of one frame's convert, invoke and
+	// post-processing; file sources read the next frame to be ready then.
+	inferCost time.Duration
+	gate      Gate     // nil: every frame is inferred
+	obs       Observer // nil: nobody watches results
 
 	once sync.Once
 }
@@ -301,6 +304,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		}
 		t0 := time.Now()
 		w.inferSince.Store(t0.UnixNano())
+		w.cam.WantNextAt(t0.Add(w.inferCost))
 		err = w.conv.Convert(input, f.Pixels)
 		t1 := time.Now()
 		if err == nil {
@@ -318,6 +322,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		}
 		t2 := time.Now()
 		w.inferSince.Store(0)
+		w.inferCost = (7*w.inferCost + t2.Sub(t0)) / 8
 		if err != nil {
 			// A frame the model cannot take is skipped; the camera goes on.
 			w.met.Failed.Inc()
