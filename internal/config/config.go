@@ -45,19 +45,22 @@ type HTTP struct {
 
 // Broker configures the MQTT connection.
 type Broker struct {
-	URL                string        `yaml:"url"` // empty: the embedded broker
-	EmbeddedAddr       string        `yaml:"embedded_addr" default:"127.0.0.1:1883"`
-	ClientID           string        `yaml:"client_id"`
-	Username           string        `yaml:"username"`
-	Password           string        `yaml:"password"` // discouraged: use password_file
-	PasswordFile       string        `yaml:"password_file"`
-	PasswordCredential string        `yaml:"password_credential"` // systemd credential name
-	TLS                TLS           `yaml:"tls"`
-	QoS                int           `yaml:"qos" default:"1"`
-	Retain             bool          `yaml:"retain"`
-	TopicPrefix        string        `yaml:"topic_prefix" default:"edged"`
-	KeepAlive          time.Duration `yaml:"keepalive" default:"30s"`
-	ConnectTimeout     time.Duration `yaml:"connect_timeout" default:"10s"`
+	URL                string `yaml:"url"` // empty: the embedded broker
+	EmbeddedAddr       string `yaml:"embedded_addr" default:"127.0.0.1:1883"`
+	ClientID           string `yaml:"client_id"`
+	Username           string `yaml:"username"`
+	Password           string `yaml:"password"` // discouraged: use password_file
+	PasswordFile       string `yaml:"password_file"`
+	PasswordCredential string `yaml:"password_credential"` // systemd credential name
+	// AllowPlaintextPassword lets a password go over plain TCP to a
+	// non-loopback broker (a trusted, isolated network); off by default.
+	AllowPlaintextPassword bool          `yaml:"allow_plaintext_password"`
+	TLS                    TLS           `yaml:"tls"`
+	QoS                    int           `yaml:"qos" default:"1"`
+	Retain                 bool          `yaml:"retain"`
+	TopicPrefix            string        `yaml:"topic_prefix" default:"edged"`
+	KeepAlive              time.Duration `yaml:"keepalive" default:"30s"`
+	ConnectTimeout         time.Duration `yaml:"connect_timeout" default:"10s"`
 }
 
 // TLS configures TLS to the broker.

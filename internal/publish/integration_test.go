@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -232,5 +233,58 @@ func TestMutualTLS(t *testing.T) {
 	defer p.Close(ctx)
 	if err := p.Connect(ctx); err == nil {
 		t.Fatal("connected without a client certificate to a broker that requires one")
+	}
+}
+
+// nonLoopbackIPv4 returns an address of this machine that is not loopback.
+func nonLoopbackIPv4(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address")
+	return ""
+}
+
+// TestPlaintextPasswordOptIn: a real mosquitto with a password also listens
+// on a non-loopback address. Over plain TCP there, edged refuses to send
+// the password by default, and connects and publishes once
+// broker.allow_plaintext_password says the network is trusted.
+func TestPlaintextPasswordOptIn(t *testing.T) {
+	ip := nonLoopbackIPv4(t)
+	bin, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		t.Skip("mosquitto_passwd is not installed (apt-get install mosquitto)")
+	}
+	pw := filepath.Join(t.TempDir(), "passwd")
+	if out, err := exec.Command(bin, "-b", "-c", pw, "cam", "s3cret-plain").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	port := mqtttest.FreePort(t)
+	remote := net.JoinHostPort(ip, fmt.Sprint(port))
+	mqtttest.Start(t, "allow_anonymous false", "password_file "+pw, fmt.Sprintf("listener %d %s", port, ip))
+	mqtttest.WaitListening(t, remote, 5*time.Second)
+
+	cfg := brokerConfig("tcp://" + remote)
+	cfg.Username, cfg.Password = "cam", "s3cret-plain"
+	if _, err := New(cfg, "plain", "b", quietLog()); err == nil || !strings.Contains(err.Error(), "allow_plaintext_password") {
+		t.Fatalf("default: got %v, want a refusal naming broker.allow_plaintext_password", err)
+	}
+	cfg.AllowPlaintextPassword = true
+	p, err := New(cfg, "plain", "b", quietLog())
+	if err != nil {
+		t.Fatalf("with allow_plaintext_password: %v", err)
+	}
+	defer p.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Connect(ctx); err != nil {
+		t.Fatalf("connect to %s with allow_plaintext_password: %v", remote, err)
 	}
 }

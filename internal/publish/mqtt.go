@@ -91,7 +91,10 @@ func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newC
 	}
 	secure := u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "wss"
 	if password != "" && !secure && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("broker %s: refusing to send a password over plain TCP to a non-loopback host; use ssl://", cfg.URL)
+		if !cfg.AllowPlaintextPassword {
+			return nil, fmt.Errorf("broker %s: refusing to send a password over plain TCP to a non-loopback host; use ssl:// (or set broker.allow_plaintext_password on a trusted network)", cfg.URL)
+		}
+		log.Warn("sending the broker password over plain TCP (broker.allow_plaintext_password)", "broker", cfg.URL)
 	}
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
 		status: cfg.TopicPrefix + "/" + device + "/status",
