@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,6 +23,7 @@ type Broker struct {
 	Addr string // host:port on loopback
 	cmd  *exec.Cmd
 	conf string
+	bin  string
 	t    testing.TB
 }
 
@@ -40,11 +43,11 @@ func Start(t testing.TB, extra ...string) *Broker {
 	port := FreePort(t)
 	b := &Broker{Addr: fmt.Sprintf("127.0.0.1:%d", port), t: t}
 	b.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
-	lines := append([]string{
-		fmt.Sprintf("listener %d 127.0.0.1", port),
-		"allow_anonymous true",
-		"persistence false",
-	}, extra...)
+	lines := []string{fmt.Sprintf("listener %d 127.0.0.1", port), "allow_anonymous true"}
+	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "persistence ") }) {
+		lines = append(lines, "persistence false")
+	}
+	lines = append(lines, extra...)
 	if os.Geteuid() == 0 {
 		// As root mosquitto would switch to its own user, which cannot
 		// read the test's private temporary files (passwords, keys).
@@ -53,14 +56,37 @@ func Start(t testing.TB, extra ...string) *Broker {
 	if err := os.WriteFile(b.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.cmd = exec.Command(bin, "-c", b.conf)
+	b.bin = bin
+	b.start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func (b *Broker) start() {
+	b.t.Helper()
+	b.cmd = exec.Command(b.bin, "-c", b.conf)
 	b.cmd.Stdout, b.cmd.Stderr = os.Stderr, os.Stderr
 	if err := b.cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
+		b.t.Fatalf("start mosquitto: %v", err)
 	}
-	t.Cleanup(b.Stop)
-	WaitListening(t, b.Addr, 5*time.Second)
-	return b
+	WaitListening(b.t, b.Addr, 5*time.Second)
+}
+
+// Restart starts the broker again on the same port with the same
+// configuration, after Stop or Terminate.
+func (b *Broker) Restart() {
+	b.t.Helper()
+	b.Stop()
+	b.start()
+}
+
+// Terminate stops the broker with SIGTERM, which lets a broker configured
+// with persistence save its sessions, and waits for it to exit.
+func (b *Broker) Terminate() {
+	if b.cmd != nil && b.cmd.Process != nil && b.cmd.ProcessState == nil {
+		b.cmd.Process.Signal(syscall.SIGTERM)
+		b.cmd.Wait()
+	}
 }
 
 // URL returns the broker's tcp:// URL.
@@ -120,6 +146,20 @@ type Subscriber struct {
 // ends. It returns once the subscription is in place.
 func Subscribe(t testing.TB, addr, topic string) *Subscriber {
 	t.Helper()
+	return subscribe(t, addr, topic)
+}
+
+// SubscribePersistent is Subscribe with a persistent session (client id
+// id, clean session off): a broker that keeps sessions (persistence on)
+// queues QoS 1 messages for it while it is away, and mosquitto_sub
+// reconnects by itself when the broker comes back.
+func SubscribePersistent(t testing.TB, addr, topic, id string) *Subscriber {
+	t.Helper()
+	return subscribe(t, addr, topic, "-c", "-i", id)
+}
+
+func subscribe(t testing.TB, addr, topic string, extra ...string) *Subscriber {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto_sub")
 	if err != nil {
 		t.Skip("mosquitto_sub is not installed (apt-get install mosquitto-clients)")
@@ -128,7 +168,7 @@ func Subscribe(t testing.TB, addr, topic string) *Subscriber {
 	s := &Subscriber{done: make(chan struct{})}
 	// -v prints "topic payload"; -d would be noisy. The marker message below
 	// proves the subscription is active before Subscribe returns.
-	s.cmd = exec.Command(bin, "-h", host, "-p", port, "-q", "1", "-v", "-t", topic, "-t", "mqtttest/ready/#")
+	s.cmd = exec.Command(bin, append([]string{"-h", host, "-p", port, "-q", "1", "-v", "-t", topic, "-t", "mqtttest/ready/#"}, extra...)...)
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
