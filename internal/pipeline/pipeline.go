@@ -179,11 +179,26 @@ type worker struct {
 	name   string
 	log    *slog.Logger
 	cam    *camera.Camera
-	model  *Model
-	sess   infer.Session
-	conv   *preprocess.Converter
-	post   *infer.Postprocessor
+	// mu guards model, sess, input, conv and post: the infer loop holds it
+	// for one frame's conversion, invoke and post-processing, and a reload
+	// (Swap.Apply) takes it to replace them between two frames.
+	mu    sync.Mutex
+	model *Model
+	sess  infer.Session
+	input []byte // sess.InputBuffer(0)
+	conv  *preprocess.Converter
+	post  *infer.Postprocessor
+	// pendingFilter (guarded by mu) is a publish filter a reload brought;
+	// the infer loop hands it on through nextFilter so that it applies from
+	// the first result inferred after the reload, not to results queued
+	// before it.
+	pendingFilter *publish.Filter
+	filterCfg     publish.FilterConfig // what the newest filter was made from (TopK filled in)
+	nextFilter    atomic.Pointer[filterSwap]
+	// filter is the publish filter and taken the number of results it has
+	// been given: both belong to the publishing goroutine.
 	filter *publish.Filter
+	taken  uint64
 	sink   Sink
 	drain  time.Duration
 	met    *metrics.Camera
@@ -207,40 +222,29 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	if spec.Model == nil {
 		return nil, fmt.Errorf("camera %q: no model", name)
 	}
-	sess, err := spec.Model.m.NewSession()
+	st, err := openStages(name, spec.Model)
 	if err != nil {
-		return nil, fmt.Errorf("camera %q: open session on model %q: %w", name, spec.Model.Name, err)
+		return nil, err
 	}
-	w := &worker{name: name, model: spec.Model, sess: sess, sink: opts.Sink, drain: opts.DrainTimeout,
+	w := &worker{name: name, sink: opts.Sink, drain: opts.DrainTimeout,
 		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer,
 		log: opts.Log.With("camera", name, "model", spec.Model.Name)}
-	in := sess.Inputs()[0]
+	w.use(st)
+	in := st.sess.Inputs()[0]
 	h, wd := in.Shape[1], in.Shape[2]
 	cfg := spec.Camera
 	cfg.Spec.Width, cfg.Spec.Height = wd, h
 	cfg.Spec.BGR = spec.Model.BGR
-	if w.conv, err = preprocess.NewConverter(in, spec.Model.Norm, spec.Model.BGR); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("camera %q: model %q input: %w", name, spec.Model.Name, err)
-	}
-	if w.post, err = infer.NewPostprocessor(sess.Outputs()[0], spec.Model.Post); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("camera %q: model %q output: %w", name, spec.Model.Name, err)
-	}
 	w.free = make(chan *publish.Result, queued+2)
 	for range cap(w.free) {
 		w.free <- &publish.Result{Labels: make([]infer.Label, 0, max(spec.Model.Post.TopK, 1))}
 	}
-	fc := spec.Filter
-	if fc.TopK == 0 {
-		fc.TopK = spec.Model.Post.TopK
-	}
-	if w.filter, err = publish.NewFilter(fc); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("camera %q: publish: %w", name, err)
+	if w.filterCfg, w.filter, err = newFilter(name, spec.Filter, spec.Model); err != nil {
+		st.sess.Close()
+		return nil, err
 	}
 	if w.cam, err = camera.New(cfg, w.log); err != nil {
-		sess.Close()
+		st.sess.Close()
 		return nil, fmt.Errorf("camera %q: %w", name, err)
 	}
 	return w, nil
@@ -276,8 +280,8 @@ func (w *worker) run(ctx context.Context) error {
 // tensor, invokes the model and queues the result. In the steady state it
 // allocates nothing: frames and results are reused.
 func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) error {
-	input := w.sess.InputBuffer(0)
 	var r *publish.Result
+	var queuedN uint64 // results handed to the publishing goroutine
 	for {
 		if r == nil {
 			select {
@@ -305,7 +309,12 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		t0 := time.Now()
 		w.inferSince.Store(t0.UnixNano())
 		w.cam.WantNextAt(t0.Add(w.inferCost))
-		err = w.conv.Convert(input, f.Pixels)
+		w.mu.Lock() // a reload swaps the model between frames, never within one
+		if w.pendingFilter != nil {
+			w.nextFilter.Store(&filterSwap{f: w.pendingFilter, from: queuedN})
+			w.pendingFilter = nil
+		}
+		err = w.conv.Convert(w.input, f.Pixels)
 		t1 := time.Now()
 		if err == nil {
 			err = w.sess.Invoke()
@@ -320,6 +329,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			}
 			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(0), r.Labels)
 		}
+		w.mu.Unlock()
 		t2 := time.Now()
 		w.inferSince.Store(0)
 		w.inferCost = (7*w.inferCost + t2.Sub(t0)) / 8
@@ -347,6 +357,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		select {
 		case out <- r:
 			r = nil
+			queuedN++
 		case <-ctx.Done():
 			return nil
 		}
@@ -375,6 +386,13 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) err
 // publish hands r to the sink if the camera's filter lets it through.
 func (w *worker) publish(ctx context.Context, r *publish.Result) {
 	t0 := time.Now()
+	if s := w.nextFilter.Load(); s != nil && w.taken >= s.from {
+		// The first result inferred after a reload: its publish settings
+		// apply from here on.
+		w.filter = s.f
+		w.nextFilter.CompareAndSwap(s, nil)
+	}
+	w.taken++
 	if !w.filter.Accept(r, t0) {
 		return
 	}
@@ -396,7 +414,9 @@ func (w *worker) close() error {
 		if w.cam != nil {
 			errs = append(errs, w.cam.Close())
 		}
+		w.mu.Lock()
 		errs = append(errs, w.sess.Close())
+		w.mu.Unlock()
 		err = errors.Join(errs...)
 	})
 	return err
