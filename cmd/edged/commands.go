@@ -9,8 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/daemon"
@@ -19,6 +21,11 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// SIGHUP reloads (systemctl reload); caught from the start so that an
+	// early one cannot end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fs := flag.NewFlagSet("edged run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML configuration file (several cameras and models)")
@@ -78,7 +85,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, Log: log, NoMQTT: *noMQTT, Version: version}
+	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, Log: log, NoMQTT: *noMQTT, Version: version, Reload: hup}
+	if *cfgPath != "" {
+		opts.LoadConfig = func() (*config.Config, error) {
+			c, err := config.Load(*cfgPath)
+			if err == nil && *logLevel != "" {
+				c.Log.Level = *logLevel
+			}
+			return c, err
+		}
+	}
 	if *printResults || *noMQTT {
 		opts.Stdout = stdout
 	}

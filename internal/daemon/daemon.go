@@ -43,6 +43,11 @@ type Options struct {
 	// GPIOPins resolves GPIO pin names; nil uses the machine's (periph's
 	// host drivers). Tests give periph's gpiotest pins.
 	GPIOPins func(name string) gpio.Pin
+	// Reload: each value received (SIGHUP) re-reads the configuration with
+	// LoadConfig and the model files, and swaps in what changed; see
+	// docs/operations.md. LoadConfig nil re-reads only the models.
+	Reload     <-chan os.Signal
+	LoadConfig func() (*config.Config, error)
 }
 
 // DefaultModelPath finds the bundled default model: $EDGED_MODEL_DIR, the
@@ -206,15 +211,18 @@ func Run(ctx context.Context, opts Options) error {
 	defer p.Close()
 	met.WatchCameras(func() []metrics.CameraSample { return cameraSamples(p) })
 
-	var modelInfo []statusapi.Model
-	for _, mc := range cfg.Models {
-		m := models[mc.Name]
-		modelInfo = append(modelInfo, statusapi.Model{Name: mc.Name, Path: m.Path, SHA256: m.Ref.SHA256, Labels: len(m.Labels)})
+	load := opts.LoadConfig
+	if load == nil {
+		load = func() (*config.Config, error) { return cfg, nil }
+	}
+	rl, err := newReloader(cfg, load, engine, p, models, met, log)
+	if err != nil {
+		return err
 	}
 	started := time.Now()
 	snapshot := func() statusapi.Snapshot {
 		s := statusapi.Snapshot{Version: opts.Version, Device: device, Boot: boot, Started: started,
-			Cameras: map[string]statusapi.Camera{}, Models: modelInfo,
+			Cameras: map[string]statusapi.Camera{}, Models: rl.modelInfo(),
 			Engine: statusapi.Engine{Name: engine.Name(), Library: engine.LibraryPath()}}
 		for name, st := range p.States() {
 			s.Cameras[name] = statusapi.Camera(st)
@@ -257,6 +265,20 @@ func Run(ctx context.Context, opts Options) error {
 	sup := &supervisor{notify: notify, snapshot: snapshot, stalls: p.Stalls, log: log, tick: 250 * time.Millisecond}
 	supDone := make(chan struct{})
 	go func() { sup.run(runCtx); close(supDone) }()
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-opts.Reload:
+				sup.reloading()
+				rl.reload()
+				sup.reloaded()
+			}
+		}
+	}()
 
 	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
 	err = p.Run(ctx)
@@ -266,6 +288,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	stopServing()
 	<-supDone
+	<-reloadDone // the models it may have swapped in are closed by the defer above
 	if nerr := notify.Stopping("stopping: " + stopReason(ctx)); nerr != nil {
 		log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/edged-io/edged/internal/sdnotify"
@@ -23,6 +24,9 @@ type supervisor struct {
 	stalls func(now time.Time, limit time.Duration) []string
 	log    *slog.Logger
 	tick   time.Duration // how often readiness and status are looked at
+	// readySent is set once READY=1 went out; reloads say RELOADING=1 and
+	// READY=1 again only after it.
+	readySent atomic.Bool
 }
 
 // run reports until ctx ends.
@@ -63,6 +67,7 @@ func (s *supervisor) run(ctx context.Context) {
 			sum := summary(snap)
 			if !ready && snap.Ready() {
 				ready = true
+				s.readySent.Store(true)
 				status = sum
 				s.log.Info("ready", "status", sum)
 				s.send("READY", s.notify.Ready(sum))

@@ -176,9 +176,9 @@ func (p *Pipeline) Close() error {
 
 // worker owns one camera's capture, session and result queue.
 type worker struct {
-	name   string
-	log    *slog.Logger
-	cam    *camera.Camera
+	name string
+	log  *slog.Logger
+	cam  *camera.Camera
 	// mu guards model, sess, input, conv and post: the infer loop holds it
 	// for one frame's conversion, invoke and post-processing, and a reload
 	// (Swap.Apply) takes it to replace them between two frames.

@@ -1,0 +1,271 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/metrics"
+	"github.com/edged-io/edged/internal/pipeline"
+	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/statusapi"
+)
+
+// reloader re-reads the configuration and the models (SIGHUP) and swaps
+// what changed into the running pipeline. What reloads live: the models
+// (a changed file, labels, top_k, threshold, softmax, mean/std, threads,
+// accelerate), which model a camera uses, and each camera's publish
+// settings. Everything else (cameras added or removed, a camera's source,
+// rate, region, resize or reconnect settings, a model's input size or
+// channel order, the broker, http, gpio, log, device) needs a restart: a
+// reload logs which of those differ and leaves them as they run.
+//
+// A reload is all or nothing: every model is loaded and every camera's new
+// session, converter, post-processor and filter is built beside the
+// running ones first; any error rejects the whole reload with one log line
+// and nothing running changes.
+type reloader struct {
+	load    func() (*config.Config, error)
+	engine  infer.Engine
+	p       *pipeline.Pipeline
+	met     *metrics.Metrics
+	log     *slog.Logger
+	running *config.Config // as started: restart-only keys are compared with it
+	// models holds the loaded models by name; the daemon closes what is in
+	// it at exit, so a reload updates it in place.
+	models map[string]*pipeline.Model
+	specs  map[string]pipeline.ModelSpec
+	info   atomic.Pointer[[]statusapi.Model]
+}
+
+// newReloader takes over the models the daemon loaded from cfg.
+func newReloader(cfg *config.Config, load func() (*config.Config, error), engine infer.Engine, p *pipeline.Pipeline,
+	models map[string]*pipeline.Model, met *metrics.Metrics, log *slog.Logger) (*reloader, error) {
+	r := &reloader{load: load, engine: engine, p: p, met: met, log: log, running: cfg, models: models,
+		specs: map[string]pipeline.ModelSpec{}}
+	for _, mc := range cfg.Models {
+		spec, err := modelSpec(mc)
+		if err != nil {
+			return nil, err
+		}
+		r.specs[mc.Name] = spec
+	}
+	r.publishInfo(cfg)
+	return r, nil
+}
+
+// modelInfo is what the HTTP endpoint shows about the loaded models.
+func (r *reloader) modelInfo() []statusapi.Model { return *r.info.Load() }
+
+func (r *reloader) publishInfo(cfg *config.Config) {
+	var info []statusapi.Model
+	for _, mc := range cfg.Models {
+		m := r.models[mc.Name]
+		info = append(info, statusapi.Model{Name: mc.Name, Path: m.Path, SHA256: m.Ref.SHA256, Labels: len(m.Labels)})
+	}
+	r.info.Store(&info)
+}
+
+// reload runs one reload and logs its outcome.
+func (r *reloader) reload() {
+	r.log.Info("reload requested: re-reading the configuration and the models")
+	t0 := time.Now()
+	changed, restart, err := r.apply()
+	if err != nil {
+		r.log.Error("reload rejected; the running configuration and models stay", "err", err)
+		return
+	}
+	if len(restart) > 0 {
+		r.log.Warn("reload: these changes need a restart of edged and were not applied", "keys", strings.Join(restart, ", "))
+	}
+	r.log.Info("reload done", "changed", strings.Join(changed, ", "), "took_ms", time.Since(t0).Milliseconds())
+}
+
+// apply loads the new configuration and models and swaps them in. It
+// returns what changed and the restart-only keys that differ.
+func (r *reloader) apply() (changed, restart []string, err error) {
+	cfg, err := r.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	restart = restartKeys(r.running, cfg)
+
+	next := map[string]*pipeline.Model{}
+	specs := map[string]pipeline.ModelSpec{}
+	var loaded []*pipeline.Model // new ones, closed if the reload fails
+	took := map[*pipeline.Model]time.Duration{}
+	fail := func(err error) ([]string, []string, error) {
+		for _, m := range loaded {
+			m.Close()
+		}
+		return nil, nil, err
+	}
+	for _, mc := range cfg.Models {
+		spec, err := modelSpec(mc)
+		if err != nil {
+			return fail(err)
+		}
+		specs[mc.Name] = spec
+		if old := r.models[mc.Name]; old != nil && reflect.DeepEqual(spec, r.specs[mc.Name]) {
+			same, err := unchanged(old, spec)
+			if err != nil {
+				return fail(err)
+			}
+			if same {
+				next[mc.Name] = old
+				continue
+			}
+		}
+		t0 := time.Now()
+		m, err := pipeline.LoadModel(r.engine, spec)
+		if err != nil {
+			return fail(err)
+		}
+		loaded = append(loaded, m)
+		next[mc.Name] = m
+		took[m] = time.Since(t0)
+		r.log.Info("reload: model loaded beside the running one", "model", mc.Name, "path", spec.Path,
+			"sha256", m.Ref.SHA256, "labels", len(m.Labels), "load_ms", took[m].Milliseconds())
+	}
+
+	updates := map[string]pipeline.CameraUpdate{}
+	for _, rc := range r.running.Cameras {
+		i := slices.IndexFunc(cfg.Cameras, func(c config.Camera) bool { return c.Name == rc.Name })
+		if i < 0 {
+			continue // removed: needs a restart, listed in restart
+		}
+		cc := cfg.Cameras[i]
+		m := next[cc.Model]
+		if m == nil {
+			return fail(fmt.Errorf("cameras[%d].model: no model named %q", i, cc.Model))
+		}
+		updates[cc.Name] = pipeline.CameraUpdate{Model: m,
+			Filter: publish.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing}}
+	}
+	swap, err := r.p.Prepare(updates)
+	if err != nil {
+		return fail(err)
+	}
+	cams := swap.Changed()
+	if err := swap.Apply(); err != nil {
+		r.log.Warn("reload: closing a replaced session failed", "err", err)
+	}
+
+	// Every camera now runs on next's models: close the replaced ones.
+	keep := map[*pipeline.Model]bool{}
+	for _, m := range next {
+		keep[m] = true
+	}
+	for name, m := range r.models {
+		if !keep[m] {
+			m.Close()
+		}
+		delete(r.models, name)
+	}
+	for name, m := range next {
+		r.models[name] = m
+	}
+	r.specs = specs
+	for _, m := range loaded {
+		r.met.ModelLoaded(m.Name, m.Path, m.Ref.SHA256, took[m])
+		changed = append(changed, fmt.Sprintf("model %s (%s)", m.Name, m.Ref.SHA256))
+	}
+	for _, c := range cams {
+		changed = append(changed, "camera "+c)
+	}
+	r.publishInfo(cfg)
+	if len(changed) == 0 {
+		changed = []string{"nothing"}
+	}
+	return changed, restart, nil
+}
+
+// unchanged reports whether the model file (and its labels file) still
+// hold what old was loaded from.
+func unchanged(old *pipeline.Model, spec pipeline.ModelSpec) (bool, error) {
+	data, err := os.ReadFile(spec.Path)
+	if err != nil {
+		return false, fmt.Errorf("model %q: %w", spec.Name, err)
+	}
+	sum := sha256.Sum256(data)
+	if !strings.HasPrefix(hex.EncodeToString(sum[:]), old.Ref.SHA256) {
+		return false, nil
+	}
+	if spec.LabelsPath == "" {
+		return true, nil
+	}
+	labels, err := pipeline.ReadLabels(spec.LabelsPath)
+	if err != nil {
+		return false, fmt.Errorf("model %q: %w", spec.Name, err)
+	}
+	return slices.Equal(labels, old.Labels), nil
+}
+
+// restartKeys lists the settings in next that differ from running and only
+// take effect at a restart.
+func restartKeys(running, next *config.Config) []string {
+	var out []string
+	for _, k := range []struct {
+		name string
+		a, b any
+	}{
+		{"device", running.Device, next.Device},
+		{"log", running.Log, next.Log},
+		{"http", running.HTTP, next.HTTP},
+		{"broker", running.Broker, next.Broker},
+		{"gpio", running.GPIO, next.GPIO},
+	} {
+		if !reflect.DeepEqual(k.a, k.b) {
+			out = append(out, k.name)
+		}
+	}
+	for _, rc := range running.Cameras {
+		i := slices.IndexFunc(next.Cameras, func(c config.Camera) bool { return c.Name == rc.Name })
+		if i < 0 {
+			out = append(out, fmt.Sprintf("cameras: %q removed", rc.Name))
+			continue
+		}
+		a, b := reflect.ValueOf(rc), reflect.ValueOf(next.Cameras[i])
+		for f := range a.NumField() {
+			field := a.Type().Field(f)
+			tag, _, _ := strings.Cut(field.Tag.Get("yaml"), ",")
+			if tag == "model" || tag == "publish" {
+				continue // live
+			}
+			if !reflect.DeepEqual(a.Field(f).Interface(), b.Field(f).Interface()) {
+				out = append(out, fmt.Sprintf("cameras[%d].%s", i, tag))
+			}
+		}
+	}
+	for _, nc := range next.Cameras {
+		if !slices.ContainsFunc(running.Cameras, func(c config.Camera) bool { return c.Name == nc.Name }) {
+			out = append(out, fmt.Sprintf("cameras: %q added", nc.Name))
+		}
+	}
+	return out
+}
+
+// reloading tells systemd a reload has begun (RELOADING=1), once the
+// daemon has said READY=1.
+func (s *supervisor) reloading() {
+	if s.readySent.Load() {
+		s.send("RELOADING", s.notify.Reloading("reloading configuration and models"))
+	}
+}
+
+// reloaded tells systemd the reload is over (READY=1 with the status line),
+// whether it was applied or rejected.
+func (s *supervisor) reloaded() {
+	if s.readySent.Load() {
+		s.send("READY", s.notify.Ready(summary(s.snapshot())))
+	}
+}
