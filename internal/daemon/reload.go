@@ -26,7 +26,7 @@ import (
 // accelerate), which model a camera uses, and each camera's publish
 // settings. Everything else (cameras added or removed, a camera's source,
 // rate, region, resize or reconnect settings, a model's input size or
-// channel order, the broker, http, gpio, log, device) needs a restart: a
+// channel order, device, log, http, broker, gpio, queue) needs a restart: a
 // reload logs which of those differ and leaves them as they run.
 //
 // A reload is all or nothing: every model is loaded and every camera's new
@@ -214,18 +214,16 @@ func unchanged(old *pipeline.Model, spec pipeline.ModelSpec) (bool, error) {
 // take effect at a restart.
 func restartKeys(running, next *config.Config) []string {
 	var out []string
-	for _, k := range []struct {
-		name string
-		a, b any
-	}{
-		{"device", running.Device, next.Device},
-		{"log", running.Log, next.Log},
-		{"http", running.HTTP, next.HTTP},
-		{"broker", running.Broker, next.Broker},
-		{"gpio", running.GPIO, next.GPIO},
-	} {
-		if !reflect.DeepEqual(k.a, k.b) {
-			out = append(out, k.name)
+	// Every top-level section but models and cameras (device, log, http,
+	// broker, gpio, queue, and any added later) needs a restart.
+	a, b := reflect.ValueOf(*running), reflect.ValueOf(*next)
+	for f := range a.NumField() {
+		tag, _, _ := strings.Cut(a.Type().Field(f).Tag.Get("yaml"), ",")
+		if tag == "models" || tag == "cameras" {
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(f).Interface(), b.Field(f).Interface()) {
+			out = append(out, tag)
 		}
 	}
 	for _, rc := range running.Cameras {

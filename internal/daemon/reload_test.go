@@ -19,8 +19,9 @@ func TestRestartKeys(t *testing.T) {
 	next.Models[0].TopK = 1
 	next.Cameras[1].FPS = 3
 	next.Broker.URL = "tcp://127.0.0.1:1884"
+	next.Queue.MaxBytes++
 	got := restartKeys(running, next)
-	want := []string{"broker", "cameras[1].fps", `cameras: "c" added`}
+	want := []string{"broker", "queue", "cameras[1].fps", `cameras: "c" added`}
 	if !slices.Equal(got, want) {
 		t.Errorf("restartKeys = %q, want %q", got, want)
 	}
