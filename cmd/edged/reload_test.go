@@ -168,7 +168,7 @@ cameras:
 	hup()
 	logged(`"msg":"reload done"`, "model m (")
 	n := len(sub.Messages("edged/r/cam/result"))
-	got := results(n + 10)
+	got := results(n + 15)
 	switched := 0
 	for i, s := range got {
 		switch {
