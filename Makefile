@@ -52,7 +52,7 @@ vet:
 test-go: deps tflite-lib conformance-models build lint test-systemd
 	$(GO) test -count=1 ./...
 
-test: test-go venv test-python
+test: test-go venv test-python bench-smoke
 
 clean:
 	rm -rf bin build dist

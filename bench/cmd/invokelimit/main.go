@@ -1,0 +1,99 @@
+// Command invokelimit measures the runtime's own limit: the default
+// engine's invoke alone, on an input filled once, with no capture, no
+// preprocessing and no publishing. It prints one JSON object (frames per
+// second and invoke latency) for the benchmark harness (bench/cmd/bench).
+//
+//	invokelimit -model models/efficientnet_lite0_int8.tflite -threads 1 -n 300
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/infer/tfliteengine"
+)
+
+// result is what invokelimit prints.
+type result struct {
+	Engine  string  `json:"engine"`
+	Threads int     `json:"threads"`
+	N       int     `json:"n"`
+	FPS     float64 `json:"fps"`
+	P50ms   float64 `json:"p50_ms"`
+	P99ms   float64 `json:"p99_ms"`
+}
+
+func main() {
+	model := flag.String("model", "models/efficientnet_lite0_int8.tflite", "model file")
+	threads := flag.Int("threads", 1, "inference threads")
+	n := flag.Int("n", 300, "timed invocations")
+	warmup := flag.Int("warmup", 10, "untimed invocations first")
+	lib := flag.String("tflite-lib", "", "path of libtensorflowlite_c.so (default: search the usual places)")
+	flag.Parse()
+	r, err := run(*model, *lib, *threads, *n, *warmup)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invokelimit:", err)
+		os.Exit(1)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+		fmt.Fprintln(os.Stderr, "invokelimit:", err)
+		os.Exit(1)
+	}
+}
+
+func run(model, lib string, threads, n, warmup int) (result, error) {
+	if n < 1 {
+		return result{}, fmt.Errorf("-n %d: need at least one invocation", n)
+	}
+	e, err := tfliteengine.Open(lib)
+	if err != nil {
+		return result{}, err
+	}
+	m, err := e.Load(model, infer.Options{Threads: threads, Accelerate: "auto"})
+	if err != nil {
+		return result{}, fmt.Errorf("load %s: %w", model, err)
+	}
+	defer m.Close()
+	s, err := m.NewSession()
+	if err != nil {
+		return result{}, fmt.Errorf("session on %s: %w", model, err)
+	}
+	defer s.Close()
+	for i := range s.Inputs() {
+		buf := s.InputBuffer(i)
+		for j := range buf {
+			buf[j] = byte(j * 7)
+		}
+	}
+	for range warmup {
+		if err := s.Invoke(); err != nil {
+			return result{}, fmt.Errorf("invoke %s: %w", model, err)
+		}
+	}
+	lat := make([]time.Duration, n)
+	start := time.Now()
+	for i := range lat {
+		t0 := time.Now()
+		if err := s.Invoke(); err != nil {
+			return result{}, fmt.Errorf("invoke %s: %w", model, err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	total := time.Since(start)
+	slices.Sort(lat)
+	return result{
+		Engine:  e.Name(),
+		Threads: threads,
+		N:       n,
+		FPS:     float64(n) / total.Seconds(),
+		P50ms:   ms(lat[n*50/100]),
+		P99ms:   ms(lat[min(n-1, n*99/100)]),
+	}, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,35 @@
+# The benchmark (bench/, docs/performance.md): edged against the runtime's own
+# limit and against the usual Python pipeline (bench/baseline.py).
+#
+# bench        the full run: 3 interleaved repetitions on a 300-frame 640x480
+#              video and a 100-photo folder, plus 1/2/4 cameras and 1/2/4
+#              inference threads; bench/out/results.json and a table. Minutes;
+#              not part of `make test`. BENCH_FLAGS adds flags (e.g. -reps 5).
+# bench-smoke  one short repetition of the main comparison (part of `make test`, so the
+#              harness never rots; nothing in it asserts a speed).
+# bench-venv   build/bench-venv with bench/requirements.txt (the baseline's
+#              pinned packages). Set PIP_FIND_LINKS=DIR to install from
+#              downloaded wheels.
+
+BENCH_VENV   := build/bench-venv
+BENCH_PY     := $(BENCH_VENV)/bin/python
+BENCH_STAMP  := $(BENCH_VENV)/.bench.stamp
+BENCH_FLAGS  ?=
+
+.PHONY: bench bench-smoke bench-venv bench-tools
+bench-venv: $(BENCH_STAMP)
+$(BENCH_STAMP): bench/requirements.txt
+	test -x $(BENCH_PY) || $(SYS_PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(BENCH_PY) -c 'import cv2, ai_edge_litert, paho.mqtt; print("bench venv ok: opencv", cv2.__version__)'
+	@touch $@
+
+bench-tools: build
+	$(GO) build -trimpath -o build/bench/bench ./bench/cmd/bench
+	$(GO) build -trimpath -o build/bench/invokelimit ./bench/cmd/invokelimit
+
+bench: deps tflite-lib bench-venv bench-tools
+	build/bench/bench -out bench/out $(BENCH_FLAGS)
+
+bench-smoke: deps tflite-lib bench-venv bench-tools
+	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false $(BENCH_FLAGS)
