@@ -73,17 +73,30 @@ func (h *harness) limit(ctx context.Context, threads int) (measurement, error) {
 		FPS   float64 `json:"fps"`
 		P50ms float64 `json:"p50_ms"`
 		P99ms float64 `json:"p99_ms"`
+		CPUms float64 `json:"cpu_per_frame_ms"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		return measurement{}, fmt.Errorf("invokelimit output %q: %w", out, err)
 	}
-	return measurement{Kind: "limit", Cameras: 1, Threads: threads, Frames: r.N, FPS: r.FPS, P50ms: r.P50ms, P99ms: r.P99ms, InferP50ms: r.P50ms}, nil
+	return measurement{Kind: "limit", Cameras: 1, Threads: threads, Frames: r.N, FPS: r.FPS, P50ms: r.P50ms, P99ms: r.P99ms, InferP50ms: r.P50ms, CPUPerFrameMs: r.CPUms}, nil
 }
 
 // edged runs the daemon on input with cameras cameras (each reading the
 // same file) and threads inference threads, every frame published to the
 // bench's mosquitto, and stops it once every result arrived.
 func (h *harness) edged(ctx context.Context, input string, cameras, threads int) (measurement, error) {
+	return h.edgedRun(ctx, input, cameras, threads, true)
+}
+
+// edgedNoQueue is edged with its persistent queue off (queue.enabled
+// false): results go straight to the broker, as before the queue existed.
+func (h *harness) edgedNoQueue(ctx context.Context, input string) (measurement, error) {
+	m, err := h.edgedRun(ctx, input, 1, 1, false)
+	m.Kind = "edged-noqueue"
+	return m, err
+}
+
+func (h *harness) edgedRun(ctx context.Context, input string, cameras, threads int, queue bool) (measurement, error) {
 	h.n++
 	dir, err := filepath.Abs(filepath.Join(h.o.out, fmt.Sprintf("run-%02d-edged", h.n)))
 	if err != nil {
@@ -111,7 +124,7 @@ func (h *harness) edged(ctx context.Context, input string, cameras, threads int)
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "device: edged\nlog: {level: warn, format: text}\nhttp: {addr: \"127.0.0.1:%d\"}\n", port)
 	fmt.Fprintf(&cfg, "broker: {url: \"tcp://%s\", qos: 1, topic_prefix: bench, client_id: bench-edged-%d}\n", h.broker.addr, h.n)
-	fmt.Fprintf(&cfg, "queue: {path: %q}\n", filepath.Join(dir, "queue.db"))
+	fmt.Fprintf(&cfg, "queue: {enabled: %v, path: %q}\n", queue, filepath.Join(dir, "queue.db"))
 	fmt.Fprintf(&cfg, "models:\n  - {name: default, path: %q, threads: %d}\ncameras:\n", model, threads)
 	for c := 0; c < cameras; c++ {
 		fmt.Fprintf(&cfg, "  - {name: cam%d, source: %q, fps: 0, loop: false, publish: {mode: every}}\n", c, src)

@@ -105,6 +105,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			func() (measurement, error) { return h.limit(ctx, 1) },
 			func() (measurement, error) { return h.edged(ctx, "video", 1, 1) },
 			func() (measurement, error) { return h.python(ctx, "video", 1) },
+			func() (measurement, error) { return h.edgedNoQueue(ctx, "video") },
 			func() (measurement, error) { return h.edged(ctx, "photos", 1, 1) },
 			func() (measurement, error) { return h.python(ctx, "photos", 1) },
 		} {

@@ -92,6 +92,12 @@ func summarize(runs []measurement) report {
 	}
 	limit := get("limit", "")
 	r.Ratios = ratios(get("edged", "video"), get("python", "video"), limit)
+	if nq := get("edged-noqueue", "video"); nq != nil {
+		r.Ratios["edged_noqueue_overhead_ms_p50"] = nq["overhead_p50_ms"]
+		if limit["fps"] > 0 {
+			r.Ratios["edged_noqueue_vs_limit_throughput"] = round(nq["fps"] / limit["fps"])
+		}
+	}
 	r.PhotoRatios = ratios(get("edged", "photos"), get("python", "photos"), limit)
 	r.Targets = map[string]bool{
 		"edged_vs_limit_throughput >= 0.9":  r.Ratios["edged_vs_limit_throughput"] >= 0.9,
@@ -116,6 +122,7 @@ func ratios(edged, python, limit map[string]float64) map[string]float64 {
 		"edged_vs_python_rss":           div(edged["peak_rss_mb"], python["peak_rss_mb"]),
 		"edged_vs_python_p99":           div(edged["p99_ms"], python["p99_ms"]),
 		"edged_vs_python_cpu_per_frame": div(edged["cpu_per_frame_ms"], python["cpu_per_frame_ms"]),
+		"edged_vs_limit_cpu_per_frame":  div(edged["cpu_per_frame_ms"], limit["cpu_per_frame_ms"]),
 		"edged_overhead_ms_p50":         edged["overhead_p50_ms"],
 	}
 }
@@ -157,7 +164,7 @@ func printTable(w io.Writer, r report) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %-30s %8.3f | %8.3f\n", k, r.Ratios[k], r.PhotoRatios[k])
+		fmt.Fprintf(w, "  %-34s %8.3f | %8.3f\n", k, r.Ratios[k], r.PhotoRatios[k])
 	}
 	for _, g := range r.Groups {
 		if g.Kind == "edged" && g.Input == "video" && g.Cameras == 1 && g.Threads == 1 {

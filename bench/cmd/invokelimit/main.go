@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
@@ -26,6 +27,9 @@ type result struct {
 	FPS     float64 `json:"fps"`
 	P50ms   float64 `json:"p50_ms"`
 	P99ms   float64 `json:"p99_ms"`
+	// CPUms is the process's CPU time per invoke (user plus system), which
+	// other load on the machine disturbs less than wall time.
+	CPUms float64 `json:"cpu_per_frame_ms"`
 }
 
 func main() {
@@ -76,6 +80,7 @@ func run(model, lib string, threads, n, warmup int) (result, error) {
 		}
 	}
 	lat := make([]time.Duration, n)
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := range lat {
 		t0 := time.Now()
@@ -85,6 +90,7 @@ func run(model, lib string, threads, n, warmup int) (result, error) {
 		lat[i] = time.Since(t0)
 	}
 	total := time.Since(start)
+	cpu := cpuTime() - cpu0
 	slices.Sort(lat)
 	return result{
 		Engine:  e.Name(),
@@ -93,7 +99,17 @@ func run(model, lib string, threads, n, warmup int) (result, error) {
 		FPS:     float64(n) / total.Seconds(),
 		P50ms:   ms(lat[n*50/100]),
 		P99ms:   ms(lat[min(n-1, n*99/100)]),
+		CPUms:   ms(cpu) / float64(n),
 	}, nil
+}
+
+// cpuTime is the user plus system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
