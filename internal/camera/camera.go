@@ -481,10 +481,23 @@ func (c *Camera) read() (string, error) {
 		return "", errors.New("source is not open")
 	}
 	if c.src.Kind != File {
-		if !c.vc.Read(&c.raw) || c.raw.Empty() {
-			return "", errors.New("read failed (stream down or device gone)")
+		// A broken frame in a stream fails one read at once and the next
+		// read succeeds; a closed stream fails every read at once, a
+		// stalled one after FFmpeg's read timeout. Only a slow failure or a
+		// run of fast ones is the stream going down.
+		for bad := 0; ; bad++ {
+			t0 := time.Now()
+			if c.vc.Read(&c.raw) && !c.raw.Empty() {
+				if bad > 0 {
+					c.decodeErrs.Add(uint64(bad))
+					c.log.Warn("corrupt frames skipped", "count", bad)
+				}
+				return "", nil
+			}
+			if c.src.Kind != Stream || bad == maxStreamCorruptRun || time.Since(t0) > time.Second {
+				return "", errors.New("read failed (stream down or device gone)")
+			}
 		}
-		return "", nil
 	}
 	// A corrupt frame fails one read and the next one succeeds; the end of
 	// the file fails every read. Only a run of failures is the end.
@@ -505,6 +518,10 @@ func (c *Camera) read() (string, error) {
 // maxCorruptRun is how many failed reads in a row a video file may have
 // before it is taken to have ended.
 const maxCorruptRun = 25
+
+// maxStreamCorruptRun is how many quickly failed reads in a row a stream
+// may have before it is taken to be down and is reopened.
+const maxStreamCorruptRun = 4
 
 // deliver crops and resizes c.raw into a pooled frame and hands it over.
 func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 time.Time) error {
