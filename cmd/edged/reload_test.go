@@ -196,6 +196,20 @@ cameras:
 	replaceFile(t, model, bytes.Repeat([]byte("not a model "), 1000))
 	hup()
 	logged(`"msg":"reload rejected; the running configuration and models stay"`, model, "not a TFLite model")
+	var rejected struct {
+		LastReload struct {
+			Applied bool   `json:"applied"`
+			Error   string `json:"error"`
+		} `json:"last_reload"`
+	}
+	getJSON(t, base+"/healthz", 200, &rejected)
+	if rejected.LastReload.Applied || !strings.Contains(rejected.LastReload.Error, model) {
+		t.Errorf("/healthz last_reload after a rejected model: %+v", rejected.LastReload)
+	}
+	if a, r := scrapeValue(t, base+"/metrics", `edged_reloads_total{result="applied"}`),
+		scrapeValue(t, base+"/metrics", `edged_reloads_total{result="rejected"}`); a != 1 || r != 1 {
+		t.Errorf("edged_reloads_total applied %v rejected %v, want 1 and 1", a, r)
+	}
 	n = len(sub.Messages("edged/r/cam/result"))
 	for i, s := range results(n + 5)[n:] {
 		if s != shaB+"/2" {

@@ -222,7 +222,7 @@ func Run(ctx context.Context, opts Options) error {
 	started := time.Now()
 	snapshot := func() statusapi.Snapshot {
 		s := statusapi.Snapshot{Version: opts.Version, Device: device, Boot: boot, Started: started,
-			Cameras: map[string]statusapi.Camera{}, Models: rl.modelInfo(),
+			Cameras: map[string]statusapi.Camera{}, Models: rl.modelInfo(), Reload: rl.lastReload(),
 			Engine: statusapi.Engine{Name: engine.Name(), Library: engine.LibraryPath()}}
 		for name, st := range p.States() {
 			s.Cameras[name] = statusapi.Camera(st)

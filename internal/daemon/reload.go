@@ -45,6 +45,7 @@ type reloader struct {
 	models map[string]*pipeline.Model
 	specs  map[string]pipeline.ModelSpec
 	info   atomic.Pointer[[]statusapi.Model]
+	last   atomic.Pointer[statusapi.Reload] // nil until the first reload
 }
 
 // newReloader takes over the models the daemon loaded from cfg.
@@ -66,6 +67,9 @@ func newReloader(cfg *config.Config, load func() (*config.Config, error), engine
 // modelInfo is what the HTTP endpoint shows about the loaded models.
 func (r *reloader) modelInfo() []statusapi.Model { return *r.info.Load() }
 
+// lastReload is the outcome of the latest reload, nil before the first.
+func (r *reloader) lastReload() *statusapi.Reload { return r.last.Load() }
+
 func (r *reloader) publishInfo(cfg *config.Config) {
 	var info []statusapi.Model
 	for _, mc := range cfg.Models {
@@ -80,10 +84,13 @@ func (r *reloader) reload() {
 	r.log.Info("reload requested: re-reading the configuration and the models")
 	t0 := time.Now()
 	changed, restart, err := r.apply()
+	r.met.Reloaded(err == nil)
 	if err != nil {
+		r.last.Store(&statusapi.Reload{At: t0, Error: err.Error()})
 		r.log.Error("reload rejected; the running configuration and models stay", "err", err)
 		return
 	}
+	r.last.Store(&statusapi.Reload{At: t0, Applied: true, Restart: restart})
 	if len(restart) > 0 {
 		r.log.Warn("reload: these changes need a restart of edged and were not applied", "keys", strings.Join(restart, ", "))
 	}

@@ -66,6 +66,7 @@ type Metrics struct {
 	modelLoad     *prometheus.GaugeVec
 	modelInfo     *prometheus.GaugeVec
 	engineInfo    *prometheus.GaugeVec
+	reloads       *prometheus.CounterVec
 }
 
 // New creates the metrics on a new registry, with the Go runtime and
@@ -95,12 +96,17 @@ func New(info BuildInfo) *Metrics {
 	m.engineInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "engine_info", Help: "The inference engine in use (value 1) and its library.",
 	}, []string{"engine", "library"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "reloads_total", Help: "Reloads (SIGHUP) by result: applied or rejected.",
+	}, []string{"result"})
+	m.reloads.WithLabelValues("applied")
+	m.reloads.WithLabelValues("rejected")
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "build_info", Help: "edged's version and the Go version it was built with (value 1).",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(info.Version, runtime.Version()).Set(1)
 	reg.MustRegister(m.inferred, m.published, m.publishErrors, m.inferErrors, m.gated, m.stage,
-		m.modelLoad, m.modelInfo, m.engineInfo, build,
+		m.modelLoad, m.modelInfo, m.engineInfo, m.reloads, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -131,6 +137,15 @@ func (m *Metrics) ModelLoaded(model, path, sha256 string, took time.Duration) {
 	m.modelLoad.WithLabelValues(model).Set(took.Seconds())
 	m.modelInfo.DeletePartialMatch(prometheus.Labels{"model": model})
 	m.modelInfo.WithLabelValues(model, path, sha256).Set(1)
+}
+
+// Reloaded counts a reload, applied or rejected.
+func (m *Metrics) Reloaded(applied bool) {
+	result := "rejected"
+	if applied {
+		result = "applied"
+	}
+	m.reloads.WithLabelValues(result).Inc()
 }
 
 // Camera returns the metrics of one camera, resolved once so that the

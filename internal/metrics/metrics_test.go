@@ -24,6 +24,9 @@ func TestExposition(t *testing.T) {
 	m.Engine("tflite", "/usr/lib/edged/libtensorflowlite_c.so")
 	m.ModelLoaded("default", "/m/a.tflite", "aaaaaaaaaaaa", 150*time.Millisecond)
 	m.ModelLoaded("default", "/m/b.tflite", "bbbbbbbbbbbb", 250*time.Millisecond) // a reload replaces the info
+	m.Reloaded(true)
+	m.Reloaded(false)
+	m.Reloaded(true)
 	c := m.Camera("door")
 	c.Inferred.Inc()
 	c.Inferred.Inc()
@@ -40,6 +43,8 @@ func TestExposition(t *testing.T) {
 		`edged_model_load_seconds{model="default"} 0.25`,
 		`edged_model_info{model="default",path="/m/b.tflite",sha256="bbbbbbbbbbbb"} 1`,
 		`edged_frames_inferred_total{camera="door"} 2`,
+		`edged_reloads_total{result="applied"} 2`,
+		`edged_reloads_total{result="rejected"} 1`,
 		`edged_results_published_total{camera="door"} 1`,
 		`edged_stage_duration_seconds_bucket{camera="door",stage="infer",le="0.005"} 1`,
 		`edged_stage_duration_seconds_bucket{camera="door",stage="infer",le="0.003"} 0`,

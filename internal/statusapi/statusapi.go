@@ -63,6 +63,14 @@ type Model struct {
 	Labels int    `json:"labels"`
 }
 
+// Reload is the outcome of the latest reload (SIGHUP).
+type Reload struct {
+	At      time.Time `json:"at"`
+	Applied bool      `json:"applied"`
+	Error   string    `json:"error,omitempty"`   // why it was rejected
+	Restart []string  `json:"restart,omitempty"` // changed keys that wait for a restart
+}
+
 // Snapshot is the daemon's state at one moment.
 type Snapshot struct {
 	Version string            `json:"version"`
@@ -73,6 +81,7 @@ type Snapshot struct {
 	Broker  *Broker           `json:"broker,omitempty"` // nil without MQTT
 	Engine  Engine            `json:"engine"`
 	Models  []Model           `json:"models"`
+	Reload  *Reload           `json:"last_reload,omitempty"` // nil until the first reload
 }
 
 // Health grades the snapshot: failed when no camera is working or can
