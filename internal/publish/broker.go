@@ -17,6 +17,13 @@ type Broker struct {
 	addr string
 }
 
+// Limits of the embedded broker: the largest MQTT packet a client may send
+// (results are about a kilobyte) and the most clients at once.
+const (
+	EmbeddedMaxPacket  = 256 << 10
+	EmbeddedMaxClients = 64
+)
+
 // StartEmbedded starts a broker on addr, which must be a loopback address:
 // the embedded broker accepts every client and is not for the network.
 func StartEmbedded(addr string, log *slog.Logger) (*Broker, error) {
@@ -33,7 +40,14 @@ func StartEmbedded(addr string, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
 	l.Close()
-	srv := mochi.New(&mochi.Options{Logger: log.With("component", "embedded-broker")})
+	// Any local process may connect: bound what one can make edged hold.
+	// Without a packet limit a client's fixed header alone (a claimed
+	// length up to 256 MiB) makes the broker allocate that much.
+	caps := mochi.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = EmbeddedMaxPacket
+	caps.MaximumClients = EmbeddedMaxClients
+	caps.MaximumClientWritesPending = 1024
+	srv := mochi.New(&mochi.Options{Logger: log.With("component", "embedded-broker"), Capabilities: caps})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
