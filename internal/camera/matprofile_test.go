@@ -17,7 +17,8 @@ import (
 )
 
 // TestNoMatLeaks runs every source kind through many frames, loops,
-// letterboxing, a corrupt image and a stream reconnect, and checks with
+// letterboxing, a corrupt image, a stream reconnect, broken stream frames
+// and a change of frame size, and checks with
 // gocv's MatProfile (go test -tags matprofile) that every Mat the camera
 // made was closed.
 func TestNoMatLeaks(t *testing.T) {
@@ -70,6 +71,13 @@ func TestNoMatLeaks(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stream.SetDown(false)
+	take(10)
+	// Broken parts between good ones, and a frame of another size.
+	other, err := os.ReadFile(photos(t, "baboon.jpg")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.SetParts(jpeg, []byte("\xff\xd8\xff broken"), other)
 	take(10)
 	cancel()
 	<-done
