@@ -72,15 +72,18 @@ type Options struct {
 
 var bucketName = []byte("results")
 
-// item is one queued result. Items are ordered by key; payload is set only
-// for items in the memory lane (the disk refused them).
+// item is one queued result. Items are ordered by key. payload is set
+// while the payload is held in memory: during the item's commit (so that
+// delivery need not wait for it) and in the memory lane (mem: the disk
+// refused the commit).
 type item struct {
 	key      uint64
 	size     int64
 	accepted int64 // unix ns
 	change   bool  // the top label differs from the camera's previous result
+	mem      bool  // in the memory lane: not on disk
 	topic    string
-	payload  []byte // memory lane only
+	payload  []byte
 }
 
 // request is one result waiting for the writer's next commit.
@@ -322,7 +325,7 @@ func (o *Outbox) Stats() Stats {
 	defer o.mu.Unlock()
 	s := Stats{Depth: len(o.items), Bytes: o.bytes}
 	for i := range o.items {
-		if o.items[i].payload != nil {
+		if o.items[i].mem {
 			s.MemoryDepth++
 		}
 	}
@@ -409,7 +412,7 @@ func (o *Outbox) commit(batch []*request, dels []uint64, expire bool) []uint64 {
 	}
 	bytes := o.bytes
 	for i := range o.items {
-		if _, ok := victims[o.items[i].key]; ok && o.items[i].payload == nil {
+		if _, ok := victims[o.items[i].key]; ok && !o.items[i].mem {
 			bytes -= o.items[i].size
 		}
 	}
@@ -431,6 +434,19 @@ func (o *Outbox) commit(batch []*request, dels []uint64, expire bool) []uint64 {
 		o.next++
 		bytes += r.it.size
 		accept = append(accept, r)
+	}
+	// The new items join the index now, payload in memory, so delivery can
+	// send them while the commit runs: see docs/delivery.md for why that
+	// is safe. A delivered item's delete reaches this goroutine only after
+	// this commit, so it always lands in a later transaction.
+	for _, r := range accept {
+		it := r.it
+		_, it.payload, _ = decode(keyBytes(it.key), r.data)
+		o.items = append(o.items, it)
+		o.bytes += it.size
+	}
+	if len(accept) > 0 {
+		o.signal()
 	}
 	o.mu.Unlock()
 
@@ -469,14 +485,20 @@ func (o *Outbox) commit(batch []*request, dels []uint64, expire bool) []uint64 {
 		// Victims chosen among durable items stay on disk; those in the
 		// memory lane go (they were never written).
 		for k, reason := range victims {
-			if i := o.find(k); i >= 0 && o.items[i].payload != nil {
+			if i := o.find(k); i >= 0 && o.items[i].mem {
 				o.removeAt(i)
 				o.drop(reason, 1)
 			}
 		}
+		// The new items not yet delivered stay, in the memory lane.
 		for _, r := range accept {
-			o.toMemory(r)
+			if i := o.find(r.it.key); i >= 0 {
+				o.items[i].mem = true
+				o.bytes -= r.it.size
+				o.memBytes += r.it.size
+			}
 		}
+		o.boundMemory()
 		return dels
 	}
 	o.writeWorked()
@@ -487,11 +509,9 @@ func (o *Outbox) commit(batch []*request, dels []uint64, expire bool) []uint64 {
 		}
 	}
 	for _, r := range accept {
-		o.items = append(o.items, r.it)
-		o.bytes += r.it.size
-	}
-	if len(accept) > 0 {
-		o.signal()
+		if i := o.find(r.it.key); i >= 0 {
+			o.items[i].payload = nil // on disk now
+		}
 	}
 	return nil
 }
@@ -508,7 +528,7 @@ func (o *Outbox) makeRoom(victims map[uint64]string, need int64, memory bool, ne
 				return
 			}
 			it := &o.items[i]
-			if _, gone := victims[it.key]; gone || it.key == o.sending || (it.payload != nil) != memory || !only(it) {
+			if _, gone := victims[it.key]; gone || it.key == o.sending || it.mem != memory || !only(it) {
 				continue
 			}
 			victims[it.key] = ReasonFull
@@ -538,28 +558,30 @@ func (o *Outbox) makeRoom(victims map[uint64]string, need int64, memory bool, ne
 	return freed
 }
 
-// toMemory keeps an item the disk refused in the memory lane, applying
-// the policy to the lane's bound. Called with o.mu held.
-func (o *Outbox) toMemory(r *request) {
-	it := r.it
-	_, payload, _ := decode(keyBytes(it.key), r.data)
-	it.payload = payload
-	if o.memBytes+it.size > o.opts.MemoryBytes {
-		victims := map[uint64]string{}
-		if o.makeRoom(victims, o.memBytes+it.size-o.opts.MemoryBytes, true, it.change) < 0 {
-			o.drop(ReasonDisk, 1)
-			return
-		}
+// boundMemory applies the policy to the memory lane's bound; what goes is
+// counted as dropped for reason "disk". Called with o.mu held.
+func (o *Outbox) boundMemory() {
+	over := o.memBytes - o.opts.MemoryBytes
+	if over <= 0 {
+		return
+	}
+	victims := map[uint64]string{}
+	if o.makeRoom(victims, over, true, true) >= 0 {
 		for k := range victims {
 			if i := o.find(k); i >= 0 {
 				o.removeAt(i)
 				o.drop(ReasonDisk, 1)
 			}
 		}
+		return
 	}
-	o.items = append(o.items, it)
-	o.memBytes += it.size
-	o.signal()
+	// drop_newest (or nothing else eligible): the newest go.
+	for i := len(o.items) - 1; i >= 0 && o.memBytes > o.opts.MemoryBytes; i-- {
+		if o.items[i].mem && o.items[i].key != o.sending {
+			o.removeAt(i)
+			o.drop(ReasonDisk, 1)
+		}
+	}
 }
 
 // find returns the index of key k in items, or -1. Called with o.mu held.
@@ -582,7 +604,7 @@ func (o *Outbox) find(k uint64) int {
 // removeAt removes items[i], keeping the byte counts. Called with o.mu held.
 func (o *Outbox) removeAt(i int) {
 	it := o.items[i]
-	if it.payload != nil {
+	if it.mem {
 		o.memBytes -= it.size
 	} else {
 		o.bytes -= it.size
@@ -687,7 +709,7 @@ func (o *Outbox) Run(ctx context.Context, s Sender) error {
 		}
 		o.sending = 0
 		o.mu.Unlock()
-		if it.payload == nil {
+		if !it.mem {
 			select {
 			case o.acked <- it.key:
 			case <-o.stopped:
@@ -767,6 +789,7 @@ type dropLog struct {
 	lastErr   error
 	errResult int
 	failing   bool
+	okLast    time.Time
 }
 
 func (d *dropLog) add(reason string, n int) { d.counts[reason] += n }
@@ -805,7 +828,7 @@ func (d *dropLog) writeError(err error, results int) {
 	d.errCount++
 	d.errResult += results
 	d.lastErr = err
-	if !d.failing || time.Since(d.errLast) >= d.every {
+	if time.Since(d.errLast) >= d.every { // a disk that flaps logs no more often
 		d.log.Error("queue: the disk refused a commit; results are kept in memory (not durable) until it works again",
 			"err", err, "failed_commits", d.errCount, "results", d.errResult)
 		d.errLast = time.Now()
@@ -815,9 +838,9 @@ func (d *dropLog) writeError(err error, results int) {
 }
 
 func (d *dropLog) writeOK() {
-	if d.failing {
+	if d.failing && time.Since(d.okLast) >= d.every {
 		d.log.Info("queue: commits work again")
-		d.failing = false
-		d.errCount, d.errResult = 0, 0
+		d.okLast = time.Now()
 	}
+	d.failing = false
 }

@@ -237,6 +237,40 @@ func TestMaxAge(t *testing.T) {
 	}
 }
 
+// TestDiskFull puts the queue on a 64 KiB tmpfs: commits fail with
+// ENOSPC, results go to the memory lane, whose bound (16 KiB here) the
+// policy keeps by dropping the oldest there; everything left is delivered
+// in order.
+func TestDiskFull(t *testing.T) {
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root or CAP_SYS_ADMIN): %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	met := NewMetrics(prometheus.NewRegistry())
+	q := open(t, filepath.Join(mnt, "q.db"), func(o *Options) { o.MemoryBytes, o.Metrics = 16<<10, met })
+	defer q.Close()
+	fill(t, q, 300, func(int) string { return "x" })
+	s := q.Stats()
+	if testutil.ToFloat64(met.writeErrors) == 0 || s.MemoryDepth == 0 {
+		t.Fatalf("300 results on a 64 KiB disk: no write error (stats %+v)", s)
+	}
+	dropped := testutil.ToFloat64(met.dropped.WithLabelValues(ReasonDisk))
+	if dropped == 0 {
+		t.Fatalf("memory lane over its bound, nothing dropped: %+v", s)
+	}
+	got := seqs(deliver(t, q, s.Depth))
+	if len(got) != s.Depth || len(got)+int(dropped) != 300 {
+		t.Fatalf("%d delivered, %v dropped, stats before %+v", len(got), dropped, s)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("out of order: %v", got)
+		}
+	}
+	t.Logf("%d on disk, %d in memory, %v dropped; delivered %d..%d", s.Depth-s.MemoryDepth, s.MemoryDepth, dropped, got[0], got[len(got)-1])
+}
+
 // TestKilledMidWrite runs a writer in a child process that prints each seq
 // once Publish returned, kills it with SIGKILL mid-stream, and checks
 // that the reopened file holds every printed seq, in order.
