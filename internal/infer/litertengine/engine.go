@@ -1,0 +1,234 @@
+// Package litertengine is edged's LiteRT engine: it implements infer.Engine
+// over the internal/litert binding (the compiled-model API on the CPU
+// accelerator), checking every model file with internal/modelfile before
+// the runtime sees it.
+package litertengine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/litert"
+	"github.com/edged-io/edged/internal/modelfile"
+)
+
+// LibraryName is the file name of the LiteRT C library.
+const LibraryName = "libLiteRt.so"
+
+// Engine loads models with one opened LiteRT library.
+type Engine struct {
+	lib     *litert.Library
+	version string
+}
+
+// Candidates returns, in order, where Open looks for the library when no
+// explicit path is given: $EDGED_LITERT_LIB, the installed package's
+// lib/edged next to the executable's folder and /usr/lib/edged, the source
+// tree's third_party/litert/linux_<arch> (from the working directory and
+// from the executable's parent folder), and last the bare file name for the
+// system loader's own search.
+func Candidates() []string {
+	var c []string
+	if env := os.Getenv("EDGED_LITERT_LIB"); env != "" {
+		c = append(c, env)
+	}
+	arch := "linux_" + runtime.GOARCH
+	exeDir := ""
+	if exe, err := os.Executable(); err == nil {
+		exeDir = filepath.Dir(exe)
+		c = append(c, filepath.Join(exeDir, "..", "lib", "edged", LibraryName))
+	}
+	c = append(c, filepath.Join("/usr/lib/edged", LibraryName))
+	if wd, err := os.Getwd(); err == nil {
+		c = append(c, filepath.Join(wd, "third_party", "litert", arch, LibraryName))
+	}
+	if exeDir != "" {
+		c = append(c, filepath.Join(exeDir, "..", "third_party", "litert", arch, LibraryName))
+	}
+	return append(c, LibraryName)
+}
+
+// Open opens the LiteRT library at path, or searches Candidates when path
+// is empty. The error lists every place tried and how to get the library.
+func Open(path string) (*Engine, error) {
+	paths := []string{path}
+	if path == "" {
+		paths = Candidates()
+	}
+	var tried []string
+	for _, p := range paths {
+		if strings.ContainsRune(p, '/') {
+			if _, err := os.Stat(p); err != nil {
+				tried = append(tried, p+" (not found)")
+				continue
+			}
+		}
+		lib, err := litert.Open(p)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		return &Engine{lib: lib, version: readVersion(p)}, nil
+	}
+	return nil, fmt.Errorf("LiteRT runtime library %s not found; tried:\n  %s\nfetch it with `make litert-lib` in the source tree (it unpacks the pinned ai-edge-litert wheel), or point EDGED_LITERT_LIB at a libLiteRt.so from ai-edge-litert 2.2.0",
+		LibraryName, strings.Join(tried, "\n  "))
+}
+
+// readVersion returns the version recorded beside the library by `make
+// litert-lib` (the library itself exports no version function), or
+// "unknown".
+func readVersion(libPath string) string {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(libPath), "VERSION"))
+	if v := strings.TrimSpace(string(b)); err == nil && v != "" {
+		return v
+	}
+	return "unknown"
+}
+
+// Name returns "litert" and the runtime's version.
+func (e *Engine) Name() string { return "litert " + e.version }
+
+// LibraryPath returns where the runtime was loaded from.
+func (e *Engine) LibraryPath() string { return e.lib.Path() }
+
+// Load checks the model file and hands it to the runtime. Accelerate is
+// accepted for symmetry with the TFLite engine; LiteRT's CPU accelerator
+// always runs XNNPACK, so "off" is refused rather than silently ignored.
+func (e *Engine) Load(path string, opts infer.Options) (infer.Model, error) {
+	info, data, err := modelfile.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Accelerate {
+	case "", "auto", "on":
+	case "off":
+		return nil, fmt.Errorf("accelerate %q: the LiteRT engine always uses its CPU accelerator (XNNPACK); use engine tflite to run without it", opts.Accelerate)
+	default:
+		return nil, fmt.Errorf("accelerate %q: want auto, on or off", opts.Accelerate)
+	}
+	if len(info.CustomOps) > 0 {
+		return nil, fmt.Errorf("model %s: %w", path, &infer.UnsupportedOpError{Op: info.CustomOps[0],
+			Message: "custom operators are not registered with the LiteRT engine"})
+	}
+	m, err := e.lib.NewModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	return &model{m: m, path: path, opts: opts}, nil
+}
+
+type model struct {
+	m    *litert.Model
+	path string
+	opts infer.Options
+}
+
+// NewSession compiles the model for the CPU with its buffers allocated.
+func (m *model) NewSession() (infer.Session, error) {
+	cm, err := m.m.Compile(m.opts.Threads)
+	if err != nil {
+		if errors.Is(err, litert.ErrClosed) {
+			return nil, fmt.Errorf("model %s: %w", m.path, infer.ErrClosed)
+		}
+		return nil, fmt.Errorf("model %s: %w", m.path, err)
+	}
+	s := &session{cm: cm, inputs: convert(m.m.Inputs()), outputs: convert(m.m.Outputs())}
+	for i, t := range s.inputs {
+		if b := cm.InputData(i); len(b) < t.Bytes {
+			cm.Close()
+			return nil, fmt.Errorf("model %s: input %d (%s): runtime buffer of %d bytes, tensor needs %d", m.path, i, t.Name, len(b), t.Bytes)
+		}
+	}
+	for i, t := range s.outputs {
+		if b := cm.OutputData(i); len(b) < t.Bytes {
+			cm.Close()
+			return nil, fmt.Errorf("model %s: output %d (%s): runtime buffer of %d bytes, tensor needs %d", m.path, i, t.Name, len(b), t.Bytes)
+		}
+	}
+	return s, nil
+}
+
+func (m *model) Close() error { return m.m.Close() }
+
+type session struct {
+	mu      sync.Mutex
+	cm      *litert.CompiledModel
+	inputs  []infer.TensorInfo
+	outputs []infer.TensorInfo
+	closed  bool
+}
+
+func (s *session) Inputs() []infer.TensorInfo  { return s.inputs }
+func (s *session) Outputs() []infer.TensorInfo { return s.outputs }
+
+func (s *session) InputBuffer(i int) []byte {
+	if i < 0 || i >= len(s.inputs) {
+		return nil
+	}
+	return trim(s.cm.InputData(i), s.inputs[i].Bytes)
+}
+
+func (s *session) OutputBuffer(i int) []byte {
+	if i < 0 || i >= len(s.outputs) {
+		return nil
+	}
+	return trim(s.cm.OutputData(i), s.outputs[i].Bytes)
+}
+
+// trim cuts a runtime buffer (which may be padded for alignment) to the
+// tensor's own size.
+func trim(b []byte, n int) []byte {
+	if n > 0 && len(b) > n {
+		return b[:n:n]
+	}
+	return b
+}
+
+func (s *session) Invoke() error {
+	if s.closed {
+		return infer.ErrClosed
+	}
+	return s.cm.Run()
+}
+
+func (s *session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.cm.Close()
+}
+
+// LiteRtElementType codes (litert_model_types.h), the same numbers as
+// TfLiteType.
+var dtypes = map[int]infer.DType{1: infer.DTypeFloat32, 2: infer.DTypeInt32, 3: infer.DTypeUint8, 4: infer.DTypeInt64,
+	6: infer.DTypeBool, 7: infer.DTypeInt16, 9: infer.DTypeInt8, 10: infer.DTypeFloat16}
+
+var typeNames = map[int]string{0: "notype", 1: "float32", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
+	7: "int16", 8: "complex64", 9: "int8", 10: "float16", 11: "float64", 12: "complex128", 13: "uint64",
+	14: "resource", 15: "variant", 16: "uint32", 17: "uint16", 18: "int4", 19: "bfloat16"}
+
+func convert(ts []litert.Tensor) []infer.TensorInfo {
+	out := make([]infer.TensorInfo, len(ts))
+	for i, t := range ts {
+		name, ok := typeNames[t.Type]
+		if !ok {
+			name = fmt.Sprintf("type_%d", t.Type)
+		}
+		ti := infer.TensorInfo{Name: t.Name, Type: dtypes[t.Type], TypeName: name, Shape: t.Shape,
+			Quant: infer.Quant{Scale: t.Scale, ZeroPoint: int32(t.ZeroPoint)}}
+		ti.Bytes = ti.Elements() * ti.Type.Size()
+		out[i] = ti
+	}
+	return out
+}
+
+var _ infer.Engine = (*Engine)(nil)
