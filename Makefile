@@ -49,7 +49,7 @@ demo: deps tflite-lib build
 vet:
 	$(GO) vet ./...
 
-test-go: deps tflite-lib conformance-models build lint test-systemd
+test-go: deps tflite-lib litert-lib conformance-models build lint test-systemd
 	$(GO) test -count=1 ./...
 
 test: test-go venv test-python bench-smoke

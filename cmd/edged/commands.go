@@ -16,6 +16,7 @@ import (
 
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/daemon"
+	"github.com/edged-io/edged/internal/infer/litertengine"
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
 	"github.com/edged-io/edged/internal/modelfile"
 )
@@ -44,6 +45,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	printResults := fs.Bool("stdout", false, "also print every result as a JSON line on standard output")
 	noMQTT := fs.Bool("no-mqtt", false, "publish nowhere but standard output (implies --stdout)")
 	lib := fs.String("tflite-lib", "", "path of libtensorflowlite_c.so (default: search the usual places)")
+	litertLib := fs.String("litert-lib", "", "path of libLiteRt.so (default: search the usual places)")
+	engine := fs.String("engine", "", "inference engine: auto, tflite or litert (overrides the config; default auto)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 	httpAddr := fs.String("http", "", "quick mode: serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (default: off)")
 	if err := fs.Parse(args); err != nil {
@@ -78,6 +81,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	default:
 		return usageError{"edged run needs --config FILE or --source SRC"}
 	}
+	if *engine != "" {
+		cfg.Engine = *engine
+		if err := cfg.Validate(); err != nil {
+			return usageError{err.Error()}
+		}
+	}
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
 	}
@@ -85,12 +94,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, Log: log, NoMQTT: *noMQTT, Version: version, Reload: hup}
+	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, LiteRTLib: *litertLib, Log: log, NoMQTT: *noMQTT, Version: version, Reload: hup}
 	if *cfgPath != "" {
 		opts.LoadConfig = func() (*config.Config, error) {
 			c, err := config.Load(*cfgPath)
 			if err == nil && *logLevel != "" {
 				c.Log.Level = *logLevel
+			}
+			if err == nil && *engine != "" {
+				c.Engine = *engine
 			}
 			return c, err
 		}
@@ -173,6 +185,11 @@ func cmdVersion(stdout io.Writer) error {
 		fmt.Fprintf(stdout, "runtime: %s (%s)\n", e.Name(), e.LibraryPath())
 	} else {
 		fmt.Fprintf(stdout, "runtime: not found (%s)\n", strings.SplitN(err.Error(), "\n", 2)[0])
+	}
+	if e, err := litertengine.Open(""); err == nil {
+		fmt.Fprintf(stdout, "runtime: %s (%s)\n", e.Name(), e.LibraryPath())
+	} else {
+		fmt.Fprintf(stdout, "runtime: litert not found (%s)\n", strings.SplitN(err.Error(), "\n", 2)[0])
 	}
 	return nil
 }

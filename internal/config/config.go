@@ -22,7 +22,8 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Device  string   `yaml:"device"` // default: the host name
+	Device  string   `yaml:"device"`                // default: the host name
+	Engine  string   `yaml:"engine" default:"auto"` // auto, tflite or litert
 	Log     Log      `yaml:"log"`
 	HTTP    HTTP     `yaml:"http"`
 	Broker  Broker   `yaml:"broker"`
@@ -526,6 +527,9 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	}
 	if c.Device != "" && !nameRE.MatchString(c.Device) {
 		return bad("device", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", c.Device)
+	}
+	if err := oneOf("engine", c.Engine, "auto", "tflite", "litert"); err != nil {
+		return err
 	}
 	if err := oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"); err != nil {
 		return err

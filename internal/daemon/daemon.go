@@ -20,7 +20,7 @@ import (
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/infer"
-	"github.com/edged-io/edged/internal/infer/tfliteengine"
+	"github.com/edged-io/edged/internal/infer/engines"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/pipeline"
 	"github.com/edged-io/edged/internal/preprocess"
@@ -38,6 +38,7 @@ type Options struct {
 	Stdout    io.Writer // when set, every published result is also written here as a JSON line
 	NoMQTT    bool      // only the Stdout sink: no broker, embedded or not
 	TFLiteLib string    // explicit runtime library path; empty searches the usual places
+	LiteRTLib string    // explicit LiteRT library path; empty searches the usual places
 	Log       *slog.Logger
 	Version   string // edged's version, for edged_build_info
 	// GPIOPins resolves GPIO pin names; nil uses the machine's (periph's
@@ -110,7 +111,12 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer gp.close()
-	engine, err := tfliteengine.Open(opts.TFLiteLib)
+	noXNN := false
+	for _, m := range cfg.Models {
+		noXNN = noXNN || m.Accelerate == "off"
+	}
+	engine, err := engines.Open(engines.Options{Choice: cfg.Engine, TFLiteLib: opts.TFLiteLib,
+		LiteRTLib: opts.LiteRTLib, NoXNNPACK: noXNN, Log: log})
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 // Cross-check tolerance (measured: int8 outputs identical, float outputs
-// within 3e-7 relative on this corpus):
-// LiteRT engine must lie within absTol + relTol*|tflite value| of the TFLite
+// within 3e-7 relative on this corpus): after dequantization, every output
+// value of the LiteRT engine must lie within absTol + relTol*|tflite value| of the TFLite
 // engine's, and for quantized outputs within quantSteps quantization steps.
 // Both engines run the model with XNNPACK, but different XNNPACK versions
 // (TFLite 2.9 vs LiteRT 2.2) may round differently and order sums

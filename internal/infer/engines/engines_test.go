@@ -1,0 +1,59 @@
+package engines
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func libs(t *testing.T) (tfl, lrt string) {
+	t.Helper()
+	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
+	arch := "linux_" + runtime.GOARCH
+	tfl = filepath.Join(root, "third_party", "tflite", arch, "libtensorflowlite_c.so")
+	lrt = filepath.Join(root, "third_party", "litert", arch, "libLiteRt.so")
+	for _, p := range []string{tfl, lrt} {
+		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal(err)
+			}
+			t.Skipf("runtime not fetched (make tflite-lib litert-lib): %v", err)
+		}
+	}
+	return tfl, lrt
+}
+
+func TestChoice(t *testing.T) {
+	tfl, lrt := libs(t)
+	missing := filepath.Join(t.TempDir(), "libLiteRt.so")
+	cases := []struct {
+		o    Options
+		want string // engine name prefix, or "error: ..." substring
+	}{
+		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: lrt}, "litert"},
+		{Options{Choice: "", TFLiteLib: tfl, LiteRTLib: lrt, NoXNNPACK: true}, "tflite"},
+		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: missing}, "tflite"},
+		{Options{Choice: "tflite", TFLiteLib: tfl, LiteRTLib: lrt}, "tflite"},
+		{Options{Choice: "litert", TFLiteLib: tfl, LiteRTLib: lrt}, "litert"},
+		{Options{Choice: "litert", TFLiteLib: tfl, LiteRTLib: missing}, "error: make litert-lib"},
+		{Options{Choice: "onnx"}, "error: want auto, tflite or litert"},
+	}
+	for _, c := range cases {
+		e, err := Open(c.o)
+		if want, ok := strings.CutPrefix(c.want, "error: "); ok {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%+v: %v, want an error containing %q", c.o, err, want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%+v: %v", c.o, err)
+			continue
+		}
+		if !strings.HasPrefix(e.Name(), c.want) {
+			t.Errorf("%+v: opened %s, want %s", c.o, e.Name(), c.want)
+		}
+	}
+}
