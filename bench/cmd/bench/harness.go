@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -47,17 +48,25 @@ type harness struct {
 }
 
 func (h *harness) source(input string) (string, int) {
-	if input == "photos" {
+	switch input {
+	case "photos":
 		return h.in.photoDir, h.in.photoCount
+	case "scan":
+		return h.in.scanVideo, h.in.scanFrames
 	}
 	return h.in.video, h.in.videoFrames
 }
 
 // limit runs invokelimit at threads.
 func (h *harness) limit(ctx context.Context, threads int) (measurement, error) {
+	return h.limitN(ctx, threads, h.in.videoFrames)
+}
+
+// limitN runs invokelimit at threads for n invocations.
+func (h *harness) limitN(ctx context.Context, threads, n int) (measurement, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.o.timeout)
 	defer cancel()
-	args := []string{"-model", h.o.model, "-threads", strconv.Itoa(threads), "-n", strconv.Itoa(h.in.videoFrames)}
+	args := []string{"-model", h.o.model, "-threads", strconv.Itoa(threads), "-n", strconv.Itoa(n)}
 	if h.o.tfliteLib != "" {
 		args = append(args, "-tflite-lib", h.o.tfliteLib)
 	}
@@ -194,6 +203,40 @@ func (h *harness) collect(ctx context.Context, cmd *exec.Cmd, want int, before f
 		}
 	}
 	defer stop()
+	// edged may exit by itself once every file source ended: read its
+	// metrics while it runs, keeping the last good scrape.
+	var stages map[string]float64
+	var scraped sync.Mutex
+	scrapeDone := make(chan struct{})
+	scrapeStop := make(chan struct{})
+	go func() {
+		defer close(scrapeDone)
+		if before == nil {
+			return
+		}
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if st := before(); st != nil {
+				scraped.Lock()
+				stages = st
+				scraped.Unlock()
+			}
+			select {
+			case <-scrapeStop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-scrapeStop:
+		default:
+			close(scrapeStop)
+		}
+		<-scrapeDone
+	}()
 	deadline := time.After(h.o.timeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -231,10 +274,15 @@ wait:
 			}
 		}
 	}
-	var stages map[string]float64
 	if before != nil {
-		stages = before()
+		if st := before(); st != nil {
+			scraped.Lock()
+			stages = st
+			scraped.Unlock()
+		}
 	}
+	close(scrapeStop)
+	<-scrapeDone
 	stop()
 	got := h.sub.samples()
 	if len(got) != want {
@@ -301,10 +349,22 @@ func pct(v []float64, p int) float64 {
 // scrapeStages reads edged's /metrics and returns the mean time per frame
 // of each pipeline stage in ms (over every camera), or nil if unavailable.
 func scrapeStages(port int) map[string]float64 {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		return nil
+	c := http.Client{Timeout: 10 * time.Second}
+	var resp *http.Response
+	for try := 0; ; try++ {
+		var err error
+		resp, err = c.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err == nil && resp.StatusCode == http.StatusOK {
+			break
+		}
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if try == 1 {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	defer resp.Body.Close()
 	sum, count := map[string]float64{}, map[string]float64{}

@@ -32,14 +32,16 @@ type inputs struct {
 	videoFrames int
 	photoDir    string
 	photoCount  int
+	scanVideo   string // a shorter video for the camera and thread scans
+	scanFrames  int
 }
 
 // prepareInputs writes, under out, a video of frames frames made from the
 // real photos (each photo one frame, in turn) and a folder of photos files
 // (the real photos, repeated).
-func prepareInputs(out string, frames, photos int) (inputs, error) {
-	if frames < 2 || photos < 2 {
-		return inputs{}, fmt.Errorf("need at least 2 frames and 2 photos, have -frames %d -photos %d", frames, photos)
+func prepareInputs(out string, frames, scanFrames, photos int) (inputs, error) {
+	if frames < 2 || scanFrames < 2 || photos < 2 {
+		return inputs{}, fmt.Errorf("need at least 2 frames and 2 photos, have -frames %d -scan-frames %d -photos %d", frames, scanFrames, photos)
 	}
 	var found []string
 	for _, n := range realPhotos {
@@ -56,13 +58,20 @@ func prepareInputs(out string, frames, photos int) (inputs, error) {
 		videoFrames: frames,
 		photoDir:    filepath.Join(out, "photos"),
 		photoCount:  photos,
+		scanVideo:   filepath.Join(out, fmt.Sprintf("photos-%dx%d-%d.avi", videoWidth, videoHeight, scanFrames)),
+		scanFrames:  scanFrames,
 	}
-	seq := make([]string, frames)
-	for i := range seq {
-		seq[i] = found[i%len(found)]
-	}
-	if err := samplevideo.Write(in.video, seq, samplevideo.Options{Width: videoWidth, Height: videoHeight, FPS: 30, FramesPerPhoto: 1}); err != nil {
-		return inputs{}, err
+	for _, v := range []struct {
+		path   string
+		frames int
+	}{{in.video, frames}, {in.scanVideo, scanFrames}} {
+		seq := make([]string, v.frames)
+		for i := range seq {
+			seq[i] = found[i%len(found)]
+		}
+		if err := samplevideo.Write(v.path, seq, samplevideo.Options{Width: videoWidth, Height: videoHeight, FPS: 30, FramesPerPhoto: 1}); err != nil {
+			return inputs{}, err
+		}
 	}
 	if err := os.RemoveAll(in.photoDir); err != nil {
 		return inputs{}, err

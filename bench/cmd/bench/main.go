@@ -30,6 +30,7 @@ type options struct {
 	tfliteLib   string
 	reps        int
 	frames      int
+	scanFrames  int
 	photos      int
 	scan        bool
 	timeout     time.Duration
@@ -46,6 +47,7 @@ func main() {
 	flag.StringVar(&o.tfliteLib, "tflite-lib", "", "path of libtensorflowlite_c.so for invokelimit (default: search)")
 	flag.IntVar(&o.reps, "reps", 3, "interleaved repetitions of the main comparison")
 	flag.IntVar(&o.frames, "frames", 300, "frames in the generated video")
+	flag.IntVar(&o.scanFrames, "scan-frames", 60, "frames in the shorter video of the camera and thread scans")
 	flag.IntVar(&o.photos, "photos", 100, "files in the photo folder (the real photos, repeated)")
 	flag.BoolVar(&o.scan, "scan", true, "also run 1, 2, 4 cameras and 1, 2, 4 inference threads")
 	flag.DurationVar(&o.timeout, "run-timeout", 5*time.Minute, "limit for one contender's run")
@@ -72,7 +74,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	in, err := prepareInputs(o.out, o.frames, o.photos)
+	in, err := prepareInputs(o.out, o.frames, o.scanFrames, o.photos)
 	if err != nil {
 		return err
 	}
@@ -115,23 +117,27 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}
 	if o.scan {
-		for _, threads := range []int{2, 4} {
-			if err := add(h.limit(ctx, threads)); err != nil {
+		// On the shorter video: the input "scan" keeps these groups apart
+		// from the main comparison's.
+		for _, threads := range []int{1, 2, 4} {
+			m, err := h.limitN(ctx, threads, h.in.scanFrames)
+			m.Input = "scan"
+			if err := add(m, err); err != nil {
 				return err
 			}
-			if err := add(h.edged(ctx, "video", 1, threads)); err != nil {
+			if err := add(h.edged(ctx, "scan", 1, threads)); err != nil {
 				return err
 			}
 		}
 		for _, cams := range []int{2, 4} {
-			if err := add(h.edged(ctx, "video", cams, 1)); err != nil {
+			if err := add(h.edged(ctx, "scan", cams, 1)); err != nil {
 				return err
 			}
 		}
 	}
 	rep := summarize(runs)
 	rep.Machine = describeMachine(o.edged)
-	rep.Inputs = map[string]any{"video": filepath.Base(in.video), "video_frames": in.videoFrames,
+	rep.Inputs = map[string]any{"video": filepath.Base(in.video), "video_frames": in.videoFrames, "scan_video_frames": in.scanFrames,
 		"video_size": fmt.Sprintf("%dx%d", videoWidth, videoHeight), "photos": in.photoCount, "model": o.model}
 	rep.Repetitions = o.reps
 	rep.Seconds = round(time.Since(start).Seconds())
