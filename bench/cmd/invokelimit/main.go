@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
-	"github.com/edged-io/edged/internal/infer/tfliteengine"
+	"github.com/edged-io/edged/internal/infer/engines"
 )
 
 // result is what invokelimit prints.
@@ -38,8 +38,10 @@ func main() {
 	n := flag.Int("n", 300, "timed invocations")
 	warmup := flag.Int("warmup", 10, "untimed invocations first")
 	lib := flag.String("tflite-lib", "", "path of libtensorflowlite_c.so (default: search the usual places)")
+	litertLib := flag.String("litert-lib", "", "path of libLiteRt.so (default: search the usual places)")
+	engine := flag.String("engine", "auto", "inference engine: auto (as edged chooses), tflite or litert")
 	flag.Parse()
-	r, err := run(*model, *lib, *threads, *n, *warmup)
+	r, err := run(engines.Options{Choice: *engine, TFLiteLib: *lib, LiteRTLib: *litertLib}, *model, *threads, *n, *warmup)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "invokelimit:", err)
 		os.Exit(1)
@@ -50,11 +52,11 @@ func main() {
 	}
 }
 
-func run(model, lib string, threads, n, warmup int) (result, error) {
+func run(eo engines.Options, model string, threads, n, warmup int) (result, error) {
 	if n < 1 {
 		return result{}, fmt.Errorf("-n %d: need at least one invocation", n)
 	}
-	e, err := tfliteengine.Open(lib)
+	e, err := engines.Open(eo)
 	if err != nil {
 		return result{}, err
 	}
