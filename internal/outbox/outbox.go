@@ -22,6 +22,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/edged-io/edged/internal/publish"
 )
@@ -171,7 +172,7 @@ func Open(opts Options) (*Outbox, error) {
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("queue.path %s: locked by another process (another edged with the same queue?)", opts.Path)
 		}
 		return nil, fmt.Errorf("queue.path %s: %w", opts.Path, err)

@@ -83,9 +83,9 @@ func deliver(t *testing.T, q *Outbox, want int) []publish.Payload {
 	}
 	stop()
 	<-done
-	msgs := sub.WaitFor(ctx, t, "edged/dev/", 10*time.Second, func(m []mqtttest.Message) bool { return len(m) >= want })
+	sub.WaitFor(ctx, t, "edged/dev/", 10*time.Second, func(m []mqtttest.Message) bool { return len(m) >= want })
 	time.Sleep(200 * time.Millisecond) // anything beyond want would show up now
-	msgs = sub.Messages("edged/dev/")
+	msgs := sub.Messages("edged/dev/")
 	var out []publish.Payload
 	for _, m := range msgs {
 		if strings.HasSuffix(m.Topic, "/status") {
