@@ -28,8 +28,8 @@ bench-tools: build
 	$(GO) build -trimpath -o build/bench/bench ./bench/cmd/bench
 	$(GO) build -trimpath -o build/bench/invokelimit ./bench/cmd/invokelimit
 
-bench: deps tflite-lib bench-venv bench-tools
+bench: deps tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out bench/out $(BENCH_FLAGS)
 
-bench-smoke: deps tflite-lib bench-venv bench-tools
+bench-smoke: deps tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false $(BENCH_FLAGS)

@@ -66,7 +66,7 @@ func (h *harness) limit(ctx context.Context, threads int) (measurement, error) {
 func (h *harness) limitN(ctx context.Context, threads, n int) (measurement, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.o.timeout)
 	defer cancel()
-	args := []string{"-model", h.o.model, "-threads", strconv.Itoa(threads), "-n", strconv.Itoa(n)}
+	args := []string{"-model", h.o.model, "-threads", strconv.Itoa(threads), "-n", strconv.Itoa(n), "-engine", h.o.engine}
 	if h.o.tfliteLib != "" {
 		args = append(args, "-tflite-lib", h.o.tfliteLib)
 	}
@@ -78,15 +78,17 @@ func (h *harness) limitN(ctx context.Context, threads, n int) (measurement, erro
 		return measurement{}, fmt.Errorf("%s: %w: %s", h.o.invokelimit, err, stderr.String())
 	}
 	var r struct {
-		N     int     `json:"n"`
-		FPS   float64 `json:"fps"`
-		P50ms float64 `json:"p50_ms"`
-		P99ms float64 `json:"p99_ms"`
-		CPUms float64 `json:"cpu_per_frame_ms"`
+		Engine string  `json:"engine"`
+		N      int     `json:"n"`
+		FPS    float64 `json:"fps"`
+		P50ms  float64 `json:"p50_ms"`
+		P99ms  float64 `json:"p99_ms"`
+		CPUms  float64 `json:"cpu_per_frame_ms"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		return measurement{}, fmt.Errorf("invokelimit output %q: %w", out, err)
 	}
+	h.log.Info("limit engine", "engine", r.Engine)
 	return measurement{Kind: "limit", Cameras: 1, Threads: threads, Frames: r.N, FPS: r.FPS, P50ms: r.P50ms, P99ms: r.P99ms, InferP50ms: r.P50ms, CPUPerFrameMs: r.CPUms}, nil
 }
 
@@ -131,6 +133,7 @@ func (h *harness) edgedRun(ctx context.Context, input string, cameras, threads i
 		return measurement{}, err
 	}
 	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "engine: %s\n", h.o.engine)
 	fmt.Fprintf(&cfg, "device: edged\nlog: {level: warn, format: text}\nhttp: {addr: \"127.0.0.1:%d\"}\n", port)
 	fmt.Fprintf(&cfg, "broker: {url: \"tcp://%s\", qos: 1, topic_prefix: bench, client_id: bench-edged-%d}\n", h.broker.addr, h.n)
 	fmt.Fprintf(&cfg, "queue: {enabled: %v, path: %q}\n", queue, filepath.Join(dir, "queue.db"))

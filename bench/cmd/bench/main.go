@@ -28,6 +28,7 @@ type options struct {
 	baseline    string
 	model       string
 	tfliteLib   string
+	engine      string
 	reps        int
 	frames      int
 	scanFrames  int
@@ -45,6 +46,7 @@ func main() {
 	flag.StringVar(&o.baseline, "baseline", "bench/baseline.py", "the Python baseline script")
 	flag.StringVar(&o.model, "model", "models/efficientnet_lite0_int8.tflite", "model for every contender")
 	flag.StringVar(&o.tfliteLib, "tflite-lib", "", "path of libtensorflowlite_c.so for invokelimit (default: search)")
+	flag.StringVar(&o.engine, "engine", "auto", "engine for edged and invokelimit: auto, tflite or litert")
 	flag.IntVar(&o.reps, "reps", 3, "interleaved repetitions of the main comparison")
 	flag.IntVar(&o.frames, "frames", 300, "frames in the generated video")
 	flag.IntVar(&o.scanFrames, "scan-frames", 60, "frames in the shorter video of the camera and thread scans")

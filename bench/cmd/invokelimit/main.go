@@ -1,5 +1,5 @@
-// Command invokelimit measures the runtime's own limit: the default
-// engine's invoke alone, on an input filled once, with no capture, no
+// Command invokelimit measures the runtime's own limit: the engine's
+// (by default the one the daemon's "engine: auto" picks) invoke alone, on an input filled once, with no capture, no
 // preprocessing and no publishing. It prints one JSON object (frames per
 // second and invoke latency) for the benchmark harness (bench/cmd/bench).
 //
