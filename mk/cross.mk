@@ -15,7 +15,7 @@ SYSROOT_ARM64 := build/sysroot-arm64
 CROSS_OUT      = build/cross/$(ARCH)/edged
 
 .PHONY: cross cross-deps sysroot-arm64
-cross: $(if $(filter arm64,$(ARCH)),cross-deps sysroot-arm64,deps)
+cross: deps $(if $(filter arm64,$(ARCH)),cross-deps sysroot-arm64)
 	@case "$(ARCH)" in amd64|arm64) ;; \
 		arm|armv7|armhf) echo "ARCH=$(ARCH): unsupported for now, see cross/README.md (no prebuilt 32-bit TFLite C library)"; exit 1;; \
 		*) echo "ARCH=$(ARCH): unknown; use amd64 or arm64"; exit 1;; esac
@@ -41,7 +41,7 @@ cross-deps:
 sysroot-arm64: $(SYSROOT_ARM64)/.stamp
 $(SYSROOT_ARM64)/.stamp: mk/cross.mk
 	rm -rf $(SYSROOT_ARM64) $(SYSROOT_ARM64).tmp
-	$(SUDO) mmdebstrap --quiet --variant=extract --architectures=arm64 --include=libopencv-dev bookworm $(SYSROOT_ARM64).tmp
+	mmdebstrap --quiet --variant=extract --architectures=arm64 --include=libopencv-dev bookworm $(SYSROOT_ARM64).tmp
 	@# BLAS and LAPACK are chosen by update-alternatives in postinst, which the
 	@# extract variant does not run: point their sonames at the reference ones.
 	for d in blas lapack; do for f in $(SYSROOT_ARM64).tmp/usr/lib/aarch64-linux-gnu/$$d/lib*.so.3; do \
