@@ -41,12 +41,14 @@ cleanup() {
 	[ -n "${broker:-}" ] && kill "$broker" 2>/dev/null || true
 	umount "$root/proc" 2>/dev/null || true
 	umount "$root/dev" 2>/dev/null || true
+	umount "$root/sys" 2>/dev/null || true
 	rm -rf "$root"
 }
 trap cleanup EXIT INT TERM
 tar -xzf "$tarball" -C "$root"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
+mount --bind /sys "$root/sys"   # TFLite's cpuinfo reads the processor lists
 
 cp "$deb" "$root/tmp/edged.deb"
 cp samples/demo.avi "$root/tmp/demo.avi"
@@ -64,7 +66,7 @@ chroot "$root" /usr/bin/edged version
 # mosquitto on the host's loopback, on a free port.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 conf=$root/../mosquitto-$key.conf
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$conf"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_type error\n' "$port" > "$conf"
 mosquitto -c "$conf" & broker=$!
 sleep 1
 out=$root/../results.$$
