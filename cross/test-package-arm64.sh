@@ -24,6 +24,7 @@ fi
 cache=build/pkgtest
 mkdir -p "$cache"
 pkgs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -v '^$' | sort -u | paste -sd, -)
+[ -n "$pkgs" ] || { echo "test-package-arm64: no Depends read from $deb" >&2; exit 1; }
 key=$(printf 'bookworm minbase arm64 %s\n' "$pkgs" | sha256sum | cut -c1-16)
 tarball=$cache/rootfs-arm64-$key.tar.gz
 if [ ! -f "$tarball" ]; then

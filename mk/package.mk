@@ -56,7 +56,7 @@ package: cross tflite-lib
 # scripts are not run there: --force-script-chrootless is not used).
 test-package-amd64:
 	$(MAKE) --no-print-directory package ARCH=amd64
-	ARCH=amd64 DEB=$(PKG_DEB) ROOTFS=$(PKG_ROOTFS) cross/test-package-amd64.sh
+	DEB=dist/edged_$(DEB_VERSION)_amd64.deb ROOTFS=dist/edged_$(DEB_VERSION)_amd64-rootfs.tar.gz cross/test-package-amd64.sh
 
 # test-package-arm64: the arm64 .deb installs into a Debian arm64 userland
 # under qemu-user (binfmt_misc) and classifies the demo video, publishing
@@ -70,4 +70,4 @@ test-package-arm64:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 	$(MAKE) --no-print-directory package ARCH=arm64
-	$(SUDO) env DEB=$(PKG_DEB) cross/test-package-arm64.sh
+	$(SUDO) env DEB=dist/edged_$(DEB_VERSION)_arm64.deb cross/test-package-arm64.sh
