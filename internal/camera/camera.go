@@ -102,6 +102,7 @@ type Camera struct {
 	// another, so frames do not wait, aging, in the queue.
 	taken  chan struct{} // a token per frame the consumer took (capacity 1)
 	wantAt atomic.Int64  // unix ns when the consumer expects to want the next frame; 0: now
+	waited atomic.Bool   // the consumer found no frame ready: the read began too late
 
 	mu     sync.Mutex
 	status Status
@@ -118,6 +119,7 @@ type Camera struct {
 	crop, dst  preprocess.Rect
 	timer      *time.Timer   // backoff and frame-rate pacing, reused
 	readCost   time.Duration // moving average of one read and resize (pull mode)
+	lead       time.Duration // how much earlier than readCost a paced read starts (adapts)
 	closeOnce  sync.Once
 }
 
@@ -189,6 +191,7 @@ func (c *Camera) Next(ctx context.Context) (*Frame, error) {
 		return c.took(f), nil
 	default:
 	}
+	c.waited.Store(true)
 	select {
 	case f := <-c.ready:
 		return c.took(f), nil
@@ -226,17 +229,25 @@ func (c *Camera) WantNextAt(t time.Time) {
 
 // pace holds a file or folder's next read until the consumer has taken
 // the previous frame and, when it said when it wants the next one, until
-// that moment less the usual cost of a read; it reports false when ctx
-// ended first.
+// that moment less the usual cost of a read and a lead; it reports false
+// when ctx ended first. The lead adapts: it doubles whenever the consumer
+// had to wait for a frame (a read started too late costs throughput), and
+// shrinks slowly while frames are ready in time (a read started too early
+// costs latency).
 func (c *Camera) pace(ctx context.Context) bool {
 	select {
 	case <-c.taken:
 	case <-ctx.Done():
 		return false
 	}
-	const margin = 500 * time.Microsecond // early, so jitter rarely costs throughput
+	const minLead, maxLead = 500 * time.Microsecond, 50 * time.Millisecond
+	if c.waited.Swap(false) {
+		c.lead = min(2*c.lead+minLead, maxLead)
+	} else {
+		c.lead = max(c.lead-c.lead/16, minLead)
+	}
 	if at := c.wantAt.Load(); at != 0 {
-		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.readCost-margin)
+		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.readCost-c.lead)
 	}
 	return true
 }
