@@ -22,7 +22,7 @@ dpkg-deb -e "$deb" "$tmp/DEBIAN"
 grep -qx /etc/edged/edged.yaml "$tmp/DEBIAN/conffiles" || fail "edged.yaml is not a conffile"
 for s in postinst prerm postrm; do [ -x "$tmp/DEBIAN/$s" ] || fail "$s"; sh -n "$tmp/DEBIAN/$s"; done
 dpkg-deb -c "$deb" > "$tmp/contents"
-for f in ./usr/bin/edged ./usr/lib/edged/libtensorflowlite_c.so ./lib/systemd/system/edged.service \
+for f in ./usr/bin/edged ./usr/lib/edged/libtensorflowlite_c.so ./usr/lib/edged/libLiteRt.so ./lib/systemd/system/edged.service \
 	./etc/edged/edged.yaml ./usr/share/edged/models/efficientnet_lite0_int8.tflite \
 	./usr/share/edged/models/labels.txt ./usr/share/doc/edged/README.md ./usr/share/doc/edged/copyright \
 	./usr/lib/sysusers.d/edged.conf; do
@@ -39,6 +39,9 @@ grep -qx ./etc/systemd/system/multi-user.target.wants/edged.service "$tmp/overla
 # Unpacked anywhere, the binary uses its own lib/edged and share/edged.
 mkdir "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x"
 "$tmp/x/usr/bin/edged" check-config --config "$tmp/x/etc/edged/edged.yaml"
-env -u EDGED_TFLITE_LIB -u EDGED_MODEL_DIR "$tmp/x/usr/bin/edged" run --source samples/demo.avi \
-	--resize center-crop --no-mqtt 2>/dev/null | grep -c '"space shuttle"' | grep -qx 5 || fail "the unpacked edged did not classify the demo video"
+env -u EDGED_TFLITE_LIB -u EDGED_LITERT_LIB -u EDGED_MODEL_DIR "$tmp/x/usr/bin/edged" run --source samples/demo.avi \
+	--resize center-crop --no-mqtt 2>"$tmp/log" | grep -c '"space shuttle"' | grep -qx 5 || fail "the unpacked edged did not classify the demo video"
+# engine auto finds the packaged LiteRT beside the binary.
+grep '"msg":"inference engine ready"' "$tmp/log" | grep -q '"engine":"litert' ||
+	fail "the unpacked edged did not run the packaged LiteRT: $(grep 'engine' "$tmp/log" | head -3)"
 echo "ok: $deb ($(du -k "$deb" | cut -f1) KiB), $rootfs"

@@ -26,11 +26,12 @@ PKG_ROOTFS   = dist/edged_$(DEB_VERSION)_$(ARCH)-rootfs.tar.gz
 PKG_DEPENDS_EXTRA := adduser, procps
 
 .PHONY: package test-package-amd64
-package: cross tflite-lib
+package: cross tflite-lib litert-lib
 	@dpkg --validate-version '$(DEB_VERSION)' || { echo "VERSION=$(VERSION) gives the invalid Debian version $(DEB_VERSION)"; exit 1; }
 	rm -rf build/pkg/$(ARCH) && mkdir -p $(PKG_ROOT)/DEBIAN dist
 	install -D -m 0755 $(CROSS_OUT) $(PKG_ROOT)/usr/bin/edged
 	install -D -m 0644 $(TFLITE_DIR)/linux_$(ARCH)/libtensorflowlite_c.so $(PKG_ROOT)/usr/lib/edged/libtensorflowlite_c.so
+	install -D -m 0644 $(LITERT_DIR)/linux_$(ARCH)/libLiteRt.so $(PKG_ROOT)/usr/lib/edged/libLiteRt.so
 	install -D -m 0644 systemd/edged.service $(PKG_ROOT)/lib/systemd/system/edged.service
 	install -D -m 0640 packaging/edged.yaml $(PKG_ROOT)/etc/edged/edged.yaml
 	install -D -m 0644 packaging/sysusers.conf $(PKG_ROOT)/usr/lib/sysusers.d/edged.conf
@@ -39,6 +40,7 @@ package: cross tflite-lib
 	install -m 0644 README.md docs/*.md internal/config/sample.yaml packaging/copyright $(PKG_ROOT)/usr/share/doc/edged/
 	install -m 0644 cross/README.md $(PKG_ROOT)/usr/share/doc/edged/cross.md
 	install -m 0644 models/README.md $(PKG_ROOT)/usr/share/doc/edged/models.md
+	install -m 0644 $(LITERT_DIR)/linux_$(ARCH)/VERSION $(PKG_ROOT)/usr/share/doc/edged/litert-version
 	install -m 0644 packaging/debian/conffiles $(PKG_ROOT)/DEBIAN/conffiles
 	install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm $(PKG_ROOT)/DEBIAN/
 	deps="$$(cross/debdeps.sh $(PKG_ROOT)/usr/bin/edged | paste -sd, | sed 's/,/, /g'), $(PKG_DEPENDS_EXTRA)" && \
