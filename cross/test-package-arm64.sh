@@ -69,7 +69,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 conf=$root/../mosquitto-$key.conf
 printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_type error\n' "$port" > "$conf"
 mosquitto -c "$conf" & broker=$!
-sleep 1
+for _ in $(seq 50); do
+	python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+	sleep 0.2
+done
 out=$root/../results.$$
 mosquitto_sub -h 127.0.0.1 -p "$port" -t 'edged/pkgtest/demo/result' -v -C 30 > "$out" & sub=$!
 sleep 1
