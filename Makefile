@@ -52,7 +52,12 @@ vet:
 test-go: deps tflite-lib litert-lib conformance-models build lint test-systemd
 	$(GO) test -count=1 ./...
 
-test: test-go venv test-python bench-smoke
+# After the Go tests, the Python suite and the arm64 package test (mostly
+# downloads and emulation: cross/README.md) run side by side, each one's
+# output kept together; then one short benchmark repetition.
+test: test-go
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-package-arm64
+	$(MAKE) --no-print-directory bench-smoke
 
 clean:
 	rm -rf bin build dist
