@@ -6,12 +6,15 @@
 // on the default int8 model (figures in internal/infer/litertengine's
 // README.md). It falls back to TFLite when LiteRT's library is absent, or
 // when a model asks to run without XNNPACK (LiteRT's CPU accelerator always
-// uses it).
+// uses it). On arm64 "auto" means TFLite for now: LiteRT 2.2.0's arm64
+// library crashed compiling the default model under qemu-user (the package
+// test), and no board has shown it works.
 package engines
 
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/litertengine"
@@ -32,7 +35,11 @@ type Options struct {
 	LiteRTLib string
 	NoXNNPACK bool // some model asks for accelerate: off (auto then picks TFLite)
 	Log       *slog.Logger
+	Arch      string // the machine's GOARCH; empty: this one (tests set it)
 }
+
+// liteRTVerified lists where "auto" may pick LiteRT.
+func liteRTVerified(arch string) bool { return arch == "amd64" }
 
 // Open opens the chosen engine. An explicit choice whose library is missing
 // is an error saying how to get it; "auto" falls back to TFLite and logs why.
@@ -52,6 +59,14 @@ func Open(o Options) (Engine, error) {
 	}
 	if o.NoXNNPACK {
 		log.Info("engine auto: TFLite, because a model sets accelerate: off")
+		return tfliteengine.Open(o.TFLiteLib)
+	}
+	arch := o.Arch
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	if !liteRTVerified(arch) {
+		log.Info("engine auto: TFLite, because LiteRT is not verified on " + arch + " (engine: litert forces it)")
 		return tfliteengine.Open(o.TFLiteLib)
 	}
 	e, err := litertengine.Open(o.LiteRTLib)

@@ -32,9 +32,10 @@ func TestChoice(t *testing.T) {
 		o    Options
 		want string // engine name prefix, or "error: ..." substring
 	}{
-		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: lrt}, "litert"},
-		{Options{Choice: "", TFLiteLib: tfl, LiteRTLib: lrt, NoXNNPACK: true}, "tflite"},
-		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: missing}, "tflite"},
+		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: lrt, Arch: "amd64"}, "litert"},
+		{Options{Choice: "", TFLiteLib: tfl, LiteRTLib: lrt, NoXNNPACK: true, Arch: "amd64"}, "tflite"},
+		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: missing, Arch: "amd64"}, "tflite"},
+		{Options{Choice: "auto", TFLiteLib: tfl, LiteRTLib: lrt, Arch: "arm64"}, "tflite"}, // LiteRT unverified there
 		{Options{Choice: "tflite", TFLiteLib: tfl, LiteRTLib: lrt}, "tflite"},
 		{Options{Choice: "litert", TFLiteLib: tfl, LiteRTLib: lrt}, "litert"},
 		{Options{Choice: "litert", TFLiteLib: tfl, LiteRTLib: missing}, "error: make litert-lib"},
