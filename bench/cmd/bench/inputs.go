@@ -20,11 +20,20 @@ var realPhotos = []string{
 	"messi5.jpg", "orange.jpg", "squirrel_cls.jpg", "ela_original.jpg", "pca_test1.jpg",
 }
 
-// The generated video's frame size: a common camera resolution.
-const (
-	videoWidth  = 640
-	videoHeight = 480
-)
+// frameSize is the generated videos' frame size: 640x480 (a common camera
+// resolution) unless -size says otherwise, e.g. 224x224, the model's own
+// input size, where no resizing is left and decoding is cheap.
+type frameSize struct{ w, h int }
+
+func (s frameSize) String() string { return fmt.Sprintf("%dx%d", s.w, s.h) }
+
+// Set parses WxH.
+func (s *frameSize) Set(v string) error {
+	if _, err := fmt.Sscanf(v, "%dx%d", &s.w, &s.h); err != nil || s.w < 16 || s.h < 16 || s.w > 4096 || s.h > 4096 {
+		return fmt.Errorf("-size %q: want WxH between 16x16 and 4096x4096, e.g. 224x224", v)
+	}
+	return nil
+}
 
 // inputs are the files every contender reads.
 type inputs struct {
@@ -39,7 +48,7 @@ type inputs struct {
 // prepareInputs writes, under out, a video of frames frames made from the
 // real photos (each photo one frame, in turn) and a folder of photos files
 // (the real photos, repeated).
-func prepareInputs(out string, frames, scanFrames, photos int) (inputs, error) {
+func prepareInputs(out string, size frameSize, frames, scanFrames, photos int) (inputs, error) {
 	if frames < 2 || scanFrames < 2 || photos < 2 {
 		return inputs{}, fmt.Errorf("need at least 2 frames and 2 photos, have -frames %d -scan-frames %d -photos %d", frames, scanFrames, photos)
 	}
@@ -54,11 +63,11 @@ func prepareInputs(out string, frames, scanFrames, photos int) (inputs, error) {
 		return inputs{}, fmt.Errorf("no photos in %s (apt install opencv-doc)", photoDir)
 	}
 	in := inputs{
-		video:       filepath.Join(out, fmt.Sprintf("photos-%dx%d-%d.avi", videoWidth, videoHeight, frames)),
+		video:       filepath.Join(out, fmt.Sprintf("photos-%s-%d.avi", size, frames)),
 		videoFrames: frames,
 		photoDir:    filepath.Join(out, "photos"),
 		photoCount:  photos,
-		scanVideo:   filepath.Join(out, fmt.Sprintf("photos-%dx%d-%d.avi", videoWidth, videoHeight, scanFrames)),
+		scanVideo:   filepath.Join(out, fmt.Sprintf("photos-%s-%d.avi", size, scanFrames)),
 		scanFrames:  scanFrames,
 	}
 	for _, v := range []struct {
@@ -69,7 +78,7 @@ func prepareInputs(out string, frames, scanFrames, photos int) (inputs, error) {
 		for i := range seq {
 			seq[i] = found[i%len(found)]
 		}
-		if err := samplevideo.Write(v.path, seq, samplevideo.Options{Width: videoWidth, Height: videoHeight, FPS: 30, FramesPerPhoto: 1}); err != nil {
+		if err := samplevideo.Write(v.path, seq, samplevideo.Options{Width: size.w, Height: size.h, FPS: 30, FramesPerPhoto: 1}); err != nil {
 			return inputs{}, err
 		}
 	}

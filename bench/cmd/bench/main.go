@@ -22,6 +22,7 @@ import (
 // options are the command's flags.
 type options struct {
 	out         string
+	size        frameSize
 	edged       string
 	invokelimit string
 	python      string
@@ -47,6 +48,8 @@ func main() {
 	flag.StringVar(&o.model, "model", "models/efficientnet_lite0_int8.tflite", "model for every contender")
 	flag.StringVar(&o.tfliteLib, "tflite-lib", "", "path of libtensorflowlite_c.so for invokelimit (default: search)")
 	flag.StringVar(&o.engine, "engine", "auto", "engine for edged and invokelimit: auto, tflite or litert")
+	o.size = frameSize{640, 480}
+	flag.Var(&o.size, "size", "frame size of the generated videos, WxH")
 	flag.IntVar(&o.reps, "reps", 3, "interleaved repetitions of the main comparison")
 	flag.IntVar(&o.frames, "frames", 300, "frames in the generated video")
 	flag.IntVar(&o.scanFrames, "scan-frames", 60, "frames in the shorter video of the camera and thread scans")
@@ -76,7 +79,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	in, err := prepareInputs(o.out, o.frames, o.scanFrames, o.photos)
+	in, err := prepareInputs(o.out, o.size, o.frames, o.scanFrames, o.photos)
 	if err != nil {
 		return err
 	}
@@ -140,7 +143,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	rep := summarize(runs)
 	rep.Machine = describeMachine(o.edged)
 	rep.Inputs = map[string]any{"video": filepath.Base(in.video), "video_frames": in.videoFrames, "scan_video_frames": in.scanFrames,
-		"video_size": fmt.Sprintf("%dx%d", videoWidth, videoHeight), "photos": in.photoCount, "model": o.model}
+		"video_size": o.size.String(), "photos": in.photoCount, "model": o.model}
 	rep.Repetitions = o.reps
 	rep.Seconds = round(time.Since(start).Seconds())
 	data, err := json.MarshalIndent(rep, "", "  ")
