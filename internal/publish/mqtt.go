@@ -280,44 +280,18 @@ func (p *Publisher) Connect(ctx context.Context) error {
 }
 
 // Publish encodes r and publishes it on <prefix>/<device>/<camera>/result,
-// waiting for the broker's acknowledgement at QoS 1 and 2. Before the
-// first connection it waits for one: paho drops messages stored before a
-// clean session's first connection without completing their tokens.
+// waiting for the broker's acknowledgement at QoS 1 and 2 (see Send).
 func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error {
-	select {
-	case <-p.up:
-	default:
-		select {
-		case <-p.up:
-		case <-p.done:
-			return errors.New("publish: publisher is closed")
-		case <-ctx.Done():
-			return fmt.Errorf("publish for camera %q: waiting for the first connection to %s: %w", camera, p.cfg.URL, ctx.Err())
-		}
-	}
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return errors.New("publish: publisher is closed")
-	}
 	topic, ok := p.topics[camera]
 	if !ok {
-		topic = p.cfg.TopicPrefix + "/" + p.device + "/" + camera + "/result"
+		topic = p.Topic(camera)
 		p.topics[camera] = topic
 	}
 	p.seq[camera]++
 	payload := append([]byte(nil), p.enc.Encode(camera, p.seq[camera], r)...)
-	tok := p.client.Publish(topic, byte(p.cfg.QoS), p.cfg.Retain, payload)
 	p.mu.Unlock()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("publish to %s: %w", topic, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
-	}
+	return p.Send(ctx, topic, payload)
 }
 
 // Topic is the result topic of camera: <prefix>/<device>/<camera>/result.
@@ -327,14 +301,20 @@ func (p *Publisher) Topic(camera string) string {
 
 // Send publishes an already encoded payload on topic at the configured QoS
 // and waits for the broker's acknowledgement (PUBACK at QoS 1) or ctx. The
-// persistent queue (internal/outbox) delivers through it.
+// persistent queue (internal/outbox) delivers through it. Before the first
+// connection it waits for one: paho drops messages stored before a clean
+// session's first connection without completing their tokens.
 func (p *Publisher) Send(ctx context.Context, topic string, payload []byte) error {
 	select {
 	case <-p.up:
-	case <-p.done:
-		return errors.New("publish: publisher is closed")
-	case <-ctx.Done():
-		return fmt.Errorf("publish to %s: waiting for the first connection to %s: %w", topic, p.cfg.URL, ctx.Err())
+	default:
+		select {
+		case <-p.up:
+		case <-p.done:
+			return errors.New("publish: publisher is closed")
+		case <-ctx.Done():
+			return fmt.Errorf("publish to %s: waiting for the first connection to %s: %w", topic, p.cfg.URL, ctx.Err())
+		}
 	}
 	p.mu.Lock()
 	if p.closed {

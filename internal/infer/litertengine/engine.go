@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -27,57 +26,22 @@ type Engine struct {
 	version string
 }
 
+// search is where Open looks for the library when no explicit path is
+// given (see infer.LibrarySearch.Candidates).
+var search = infer.LibrarySearch{Env: "EDGED_LITERT_LIB", Dir: "litert", Name: LibraryName}
+
 // Candidates returns, in order, where Open looks for the library when no
-// explicit path is given: $EDGED_LITERT_LIB, the installed package's
-// lib/edged next to the executable's folder and /usr/lib/edged, the source
-// tree's third_party/litert/linux_<arch> (from the working directory and
-// from the executable's parent folder), and last the bare file name for the
-// system loader's own search.
-func Candidates() []string {
-	var c []string
-	if env := os.Getenv("EDGED_LITERT_LIB"); env != "" {
-		c = append(c, env)
-	}
-	arch := "linux_" + runtime.GOARCH
-	exeDir := ""
-	if exe, err := os.Executable(); err == nil {
-		exeDir = filepath.Dir(exe)
-		c = append(c, filepath.Join(exeDir, "..", "lib", "edged", LibraryName))
-	}
-	c = append(c, filepath.Join("/usr/lib/edged", LibraryName))
-	if wd, err := os.Getwd(); err == nil {
-		c = append(c, filepath.Join(wd, "third_party", "litert", arch, LibraryName))
-	}
-	if exeDir != "" {
-		c = append(c, filepath.Join(exeDir, "..", "third_party", "litert", arch, LibraryName))
-	}
-	return append(c, LibraryName)
-}
+// explicit path is given.
+func Candidates() []string { return search.Candidates() }
 
 // Open opens the LiteRT library at path, or searches Candidates when path
 // is empty. The error lists every place tried and how to get the library.
 func Open(path string) (*Engine, error) {
-	paths := []string{path}
-	if path == "" {
-		paths = Candidates()
+	lib, p, err := infer.OpenLibrary(search, path, litert.Open, "fetch it with `make litert-lib` in the source tree (it unpacks the pinned ai-edge-litert wheel), or point EDGED_LITERT_LIB at a libLiteRt.so from ai-edge-litert 2.2.0")
+	if err != nil {
+		return nil, fmt.Errorf("LiteRT runtime library %w", err)
 	}
-	var tried []string
-	for _, p := range paths {
-		if strings.ContainsRune(p, '/') {
-			if _, err := os.Stat(p); err != nil {
-				tried = append(tried, p+" (not found)")
-				continue
-			}
-		}
-		lib, err := litert.Open(p)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		return &Engine{lib: lib, version: readVersion(p)}, nil
-	}
-	return nil, fmt.Errorf("LiteRT runtime library %s not found; tried:\n  %s\nfetch it with `make litert-lib` in the source tree (it unpacks the pinned ai-edge-litert wheel), or point EDGED_LITERT_LIB at a libLiteRt.so from ai-edge-litert 2.2.0",
-		LibraryName, strings.Join(tried, "\n  "))
+	return &Engine{lib: lib, version: readVersion(p)}, nil
 }
 
 // readVersion returns the version recorded beside the library by `make

@@ -6,10 +6,7 @@ package tfliteengine
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -26,57 +23,22 @@ type Engine struct {
 	lib *tflite.Library
 }
 
+// search is where Open looks for the library when no explicit path is
+// given (see infer.LibrarySearch.Candidates).
+var search = infer.LibrarySearch{Env: "EDGED_TFLITE_LIB", Dir: "tflite", Name: LibraryName}
+
 // Candidates returns, in order, where Open looks for the library when no
-// explicit path is given: $EDGED_TFLITE_LIB, the installed package's
-// lib/edged next to the executable's folder and /usr/lib/edged, the source
-// tree's third_party/tflite/linux_<arch> (from the working directory and
-// from the executable's parent folder), and last the bare file name for the
-// system loader's own search (LD_LIBRARY_PATH, ld.so.cache).
-func Candidates() []string {
-	var c []string
-	if env := os.Getenv("EDGED_TFLITE_LIB"); env != "" {
-		c = append(c, env)
-	}
-	arch := "linux_" + runtime.GOARCH
-	exeDir := ""
-	if exe, err := os.Executable(); err == nil {
-		exeDir = filepath.Dir(exe)
-		c = append(c, filepath.Join(exeDir, "..", "lib", "edged", LibraryName))
-	}
-	c = append(c, filepath.Join("/usr/lib/edged", LibraryName))
-	if wd, err := os.Getwd(); err == nil {
-		c = append(c, filepath.Join(wd, "third_party", "tflite", arch, LibraryName))
-	}
-	if exeDir != "" {
-		c = append(c, filepath.Join(exeDir, "..", "third_party", "tflite", arch, LibraryName))
-	}
-	return append(c, LibraryName)
-}
+// explicit path is given.
+func Candidates() []string { return search.Candidates() }
 
 // Open opens the TFLite library at path, or searches Candidates when path
-// is empty. The error lists every place tried and how to install it.
+// is empty. The error lists every place tried and how to get the library.
 func Open(path string) (*Engine, error) {
-	paths := []string{path}
-	if path == "" {
-		paths = Candidates()
+	lib, _, err := infer.OpenLibrary(search, path, tflite.Open, "install it with `make tflite-lib` in the source tree, install the edged package (it ships the library in /usr/lib/edged), or point EDGED_TFLITE_LIB at a libtensorflowlite_c.so")
+	if err != nil {
+		return nil, fmt.Errorf("TFLite runtime library %w", err)
 	}
-	var tried []string
-	for _, p := range paths {
-		if strings.ContainsRune(p, '/') {
-			if _, err := os.Stat(p); err != nil {
-				tried = append(tried, p+" (not found)")
-				continue
-			}
-		}
-		lib, err := tflite.Open(p)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		return &Engine{lib: lib}, nil
-	}
-	return nil, fmt.Errorf("TFLite runtime library %s not found; tried:\n  %s\ninstall it with `make tflite-lib` in the source tree, install the edged package (it ships the library in /usr/lib/edged), or point EDGED_TFLITE_LIB at a libtensorflowlite_c.so",
-		LibraryName, strings.Join(tried, "\n  "))
+	return &Engine{lib: lib}, nil
 }
 
 // Name returns "tflite" and the runtime's version.
