@@ -43,7 +43,7 @@ build/.deps.stamp:
 
 # demo runs edged on the bundled sample video with the bundled default model
 # and the embedded MQTT broker, printing each result as it is published.
-demo: deps tflite-lib build
+demo: deps tflite-lib litert-lib build
 	bin/edged run --source samples/demo.avi --resize center-crop --stdout
 
 vet:
