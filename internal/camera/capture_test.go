@@ -260,11 +260,12 @@ func (s *stallServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TestStalledStreamReconnects: a stream that stops sending without closing
-// times out (FFmpeg's rw_timeout, shortened here), is reopened, and
-// streams again.
-func TestStalledStreamReconnects(t *testing.T) {
-	t.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rw_timeout;300000")
+// stalledStream returns a camera on an HTTP MJPEG stream served by
+// stallServer (its first connection stalls after 5 frames), with FFmpeg's
+// capture options set to ffmpegOptions for the test.
+func stalledStream(t *testing.T, ffmpegOptions string) *Camera {
+	t.Helper()
+	t.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", ffmpegOptions)
 	jpeg, err := os.ReadFile(photos(t, "baboon.jpg")[0])
 	if err != nil {
 		t.Fatal(err)
@@ -275,12 +276,20 @@ func TestStalledStreamReconnects(t *testing.T) {
 	}
 	srv := &http.Server{Handler: &stallServer{jpeg: jpeg}}
 	go srv.Serve(l)
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	c, err := New(Config{Name: "stall", Source: "http://" + l.Addr().String() + "/x.mjpg", Spec: spec(),
 		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// TestStalledStreamReconnects: a stream that stops sending without closing
+// times out (FFmpeg's rw_timeout, shortened here), is reopened, and
+// streams again.
+func TestStalledStreamReconnects(t *testing.T) {
+	c := stalledStream(t, "rw_timeout;300000")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -324,23 +333,7 @@ func makeVideo(t testing.TB, w, h, perPhoto int, names ...string) string {
 // past a second (what the daemon's watchdog looks at); once FFmpeg's
 // timeout ends the read and the stream is reopened, it is back near zero.
 func TestBusyShowsAHungRead(t *testing.T) {
-	t.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rw_timeout;3000000")
-	jpeg, err := os.ReadFile(photos(t, "baboon.jpg")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: &stallServer{jpeg: jpeg}}
-	go srv.Serve(l)
-	defer srv.Close()
-	c, err := New(Config{Name: "hang", Source: "http://" + l.Addr().String() + "/x.mjpg", Spec: spec(),
-		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := stalledStream(t, "rw_timeout;3000000")
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
