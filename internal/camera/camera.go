@@ -63,7 +63,7 @@ type Config struct {
 // Frame is one captured, resized frame.
 type Frame struct {
 	Number    uint64    // frame counter of the source since start (dropped ones included), from 1
-	Captured  time.Time // when the frame was read
+	Captured  time.Time // when the frame's read began (the payload's ts)
 	Pixels    []byte    // Width*Height*3 BGR bytes
 	Width     int
 	Height    int
@@ -230,21 +230,26 @@ func (c *Camera) WantNextAt(t time.Time) {
 // pace holds a file or folder's next read until the consumer has taken
 // the previous frame and, when it said when it wants the next one, until
 // that moment less the usual cost of a read and a lead; it reports false
-// when ctx ended first. The lead adapts: it doubles whenever the consumer
-// had to wait for a frame (a read started too late costs throughput), and
-// shrinks slowly while frames are ready in time (a read started too early
-// costs latency).
+// when ctx ended first.
+//
+// The lead tracks a quantile: it grows by three steps whenever the consumer
+// had to wait for a frame and shrinks by one while frames were ready in
+// time, which settles where about one frame in four is late. A late frame
+// costs the consumer at most the rest of one read; an early one costs every
+// result the time it sat ready. Additive steps keep one slow invoke or a
+// scheduling hiccup from inflating the lead (and the latency of the frames
+// after it) the way doubling would.
 func (c *Camera) pace(ctx context.Context) bool {
 	select {
 	case <-c.taken:
 	case <-ctx.Done():
 		return false
 	}
-	const minLead, maxLead = 500 * time.Microsecond, 50 * time.Millisecond
+	const step, maxLead = 100 * time.Microsecond, 20 * time.Millisecond
 	if c.waited.Swap(false) {
-		c.lead = min(2*c.lead+minLead, maxLead)
+		c.lead = min(c.lead+step, maxLead)
 	} else {
-		c.lead = max(c.lead-c.lead/16, minLead)
+		c.lead = max(c.lead-step, 0)
 	}
 	if at := c.wantAt.Load(); at != 0 {
 		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.readCost-c.lead)
@@ -372,7 +377,11 @@ func (c *Camera) Run(ctx context.Context) error {
 			if paced {
 				mayDeliver = false
 				if c.cfg.FPS == 0 { // (with a rate cap, t0 to now includes the cap's wait)
-					c.readCost = (7*c.readCost + time.Since(t0)) / 8
+					if d := time.Since(t0); c.readCost == 0 {
+						c.readCost = d // the first read starts the average
+					} else {
+						c.readCost = (7*c.readCost + d) / 8
+					}
 				}
 			}
 		}

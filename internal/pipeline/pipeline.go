@@ -209,8 +209,9 @@ type worker struct {
 	// inferSince is when the running convert, invoke and post-processing
 	// began (unix ns); 0 when the infer loop is not inside one.
 	inferSince atomic.Int64
-	// inferCost is a moving average of one frame's convert, invoke and
-	// post-processing; file sources read the next frame to be ready then.
+	// inferCost (guarded by mu) is a moving average of one frame's
+	// convert, invoke and post-processing; file sources read the next
+	// frame to be ready then. A new model starts it from its warm-up.
 	inferCost time.Duration
 	gate      Gate     // nil: every frame is inferred
 	obs       Observer // nil: nobody watches results
@@ -314,8 +315,8 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 		}
 		t0 := time.Now()
 		w.inferSince.Store(t0.UnixNano())
-		w.cam.WantNextAt(t0.Add(w.inferCost))
 		w.mu.Lock() // a reload swaps the model between frames, never within one
+		w.cam.WantNextAt(t0.Add(w.inferCost))
 		if w.pendingFilter != nil {
 			w.nextFilter.Store(&filterSwap{f: w.pendingFilter, from: queuedN})
 			w.pendingFilter = nil
@@ -335,10 +336,10 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			}
 			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(0), r.Labels)
 		}
-		w.mu.Unlock()
 		t2 := time.Now()
+		w.inferCost = ema(w.inferCost, t2.Sub(t0)) // under mu: a reload resets it
+		w.mu.Unlock()
 		w.inferSince.Store(0)
-		w.inferCost = (7*w.inferCost + t2.Sub(t0)) / 8
 		if err != nil {
 			// A frame the model cannot take is skipped; the camera goes on.
 			w.met.Failed.Inc()
@@ -350,7 +351,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			Capture:    f.ReadDur,
 			Preprocess: f.ResizeDur + t1.Sub(t0),
 			Infer:      t2.Sub(t1),
-			Total:      t2.Sub(f.Captured) + f.ReadDur,
+			Total:      t2.Sub(f.Captured), // Captured is when the read began
 		}
 		w.cam.Release(f)
 		w.met.Inferred.Inc()
@@ -410,7 +411,16 @@ func (w *worker) publish(ctx context.Context, r *publish.Result) {
 	t1 := time.Now()
 	w.met.Published.Inc()
 	metrics.Observe(w.met.Publish, t1.Sub(t0))
-	metrics.Observe(w.met.Total, t1.Sub(r.Captured)+r.Latency.Capture)
+	metrics.Observe(w.met.Total, t1.Sub(r.Captured))
+}
+
+// ema folds d into a moving average of recent durations; the first
+// measurement starts it, so pacing is right from the second frame on.
+func ema(avg, d time.Duration) time.Duration {
+	if avg == 0 {
+		return d
+	}
+	return (7*avg + d) / 8
 }
 
 func (w *worker) close() error {

@@ -83,6 +83,7 @@ type sample struct {
 	latency time.Duration // at minus the payload's capture time
 	infer   time.Duration // the payload's invoke time
 	stages  [3]float64    // capture, preprocess, infer in ms (edged's payload)
+	total   time.Duration // edged's payload: the frame's read to the end of its inference
 	cpu     float64       // the publisher's CPU seconds at delivery
 }
 
@@ -116,6 +117,7 @@ type payload struct {
 		Capture    float64 `json:"capture"`
 		Preprocess float64 `json:"preprocess"`
 		Infer      float64 `json:"infer"`
+		Total      float64 `json:"total"`
 	} `json:"latency_ms"`
 }
 
@@ -133,6 +135,7 @@ func (s *subscriber) on(_ mqtt.Client, m mqtt.Message) {
 	s.got = append(s.got, sample{
 		at: now, latency: now.Sub(p.TS), infer: time.Duration(p.Latency.Infer * float64(time.Millisecond)),
 		stages: [3]float64{p.Latency.Capture, p.Latency.Preprocess, p.Latency.Infer}, cpu: cpu,
+		total: time.Duration(p.Latency.Total * float64(time.Millisecond)),
 	})
 }
 

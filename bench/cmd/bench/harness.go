@@ -309,7 +309,12 @@ func figures(got []sample) measurement {
 	inf := make([]float64, len(got))
 	over := make([]float64, len(got))
 	var st [3][]float64
+	var before, after []float64 // edged: read to invoke (less the invoke), inference end to the subscriber
 	for i, s := range got {
+		if s.total > 0 {
+			before = append(before, msf(s.total-s.infer))
+			after = append(after, msf(s.latency-s.total))
+		}
 		lat[i], inf[i], over[i] = msf(s.latency), msf(s.infer), msf(s.latency-s.infer)
 		for k := range st {
 			st[k] = append(st[k], s.stages[k])
@@ -319,6 +324,12 @@ func figures(got []sample) measurement {
 	m.InferP50ms, m.OverheadP50ms = pct(inf, 50), pct(over, 50)
 	if pct(st[0], 99) > 0 || pct(st[1], 99) > 0 {
 		m.StagesP50ms = map[string]float64{"capture": pct(st[0], 50), "preprocess": pct(st[1], 50), "infer": pct(st[2], 50)}
+		if len(before) > 0 {
+			m.StagesP50ms["in_process_overhead"] = pct(before, 50)
+			m.StagesP50ms["in_process_overhead_p99"] = pct(before, 99)
+			m.StagesP50ms["delivery"] = pct(after, 50)
+			m.StagesP50ms["delivery_p99"] = pct(after, 99)
+		}
 	}
 	// CPU per frame between the first and last results whose publisher's
 	// CPU time could be read (the baseline may have exited by the last).

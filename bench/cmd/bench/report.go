@@ -173,6 +173,11 @@ func printTable(w io.Writer, r report) {
 				g.Median["stage_preprocess_p50_ms"], g.Median["metrics_preprocess_mean_ms"],
 				g.Median["stage_infer_p50_ms"], g.Median["metrics_infer_mean_ms"], g.Median["metrics_publish_mean_ms"])
 		}
+		if (g.Kind == "edged" || g.Kind == "edged-noqueue") && g.Input == "video" && g.Cameras == 1 && g.Threads == 1 {
+			fmt.Fprintf(w, "%s overhead split, ms p50 (p99): read start to inference end less the invoke %.2f (%.2f), inference end to the subscriber %.2f (%.2f)\n", g.Kind,
+				g.Median["stage_in_process_overhead_p50_ms"], g.Median["stage_in_process_overhead_p99_p50_ms"],
+				g.Median["stage_delivery_p50_ms"], g.Median["stage_delivery_p99_p50_ms"])
+		}
 	}
 	tkeys := make([]string, 0, len(r.Targets))
 	for k := range r.Targets {
