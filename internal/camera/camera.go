@@ -119,8 +119,13 @@ type Camera struct {
 	crop, dst  preprocess.Rect
 	timer      *time.Timer   // backoff and frame-rate pacing, reused
 	readCost   time.Duration // moving average of one read and resize (pull mode)
-	lead       time.Duration // how much earlier than readCost a paced read starts (adapts)
-	closeOnce  sync.Once
+	// Folders of photos of different sizes: a read's cost is predicted
+	// from the next file's size and a moving average of the time per byte.
+	perByte   float64 // ns per byte of file read, decoded and resized; 0 until measured
+	nextSize  int64   // size of the file numbered nextIdx, which the pending read is for; 0 if unknown
+	nextIdx   int
+	lead      time.Duration // how much earlier than readCost a paced read starts (adapts)
+	closeOnce sync.Once
 }
 
 // New checks the configuration; nothing is opened until Run.
@@ -252,9 +257,43 @@ func (c *Camera) pace(ctx context.Context) bool {
 		c.lead = max(c.lead-step, 0)
 	}
 	if at := c.wantAt.Load(); at != 0 {
-		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.readCost-c.lead)
+		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.nextReadCost()-c.lead)
 	}
 	return true
+}
+
+// nextReadCost predicts how long the next read and resize take: for a
+// folder from the next file's size, otherwise the moving average.
+func (c *Camera) nextReadCost() time.Duration {
+	c.nextSize = 0
+	if c.src.Kind != Folder || c.fileIdx >= len(c.files) {
+		return c.readCost
+	}
+	fi, err := os.Stat(filepath.Join(c.src.Raw, c.files[c.fileIdx]))
+	if err != nil || fi.Size() <= 0 {
+		return c.readCost
+	}
+	c.nextSize, c.nextIdx = fi.Size(), c.fileIdx
+	if c.perByte == 0 {
+		return c.readCost
+	}
+	return time.Duration(c.perByte * float64(c.nextSize))
+}
+
+// readTook folds one paced read's duration d into the cost estimates.
+func (c *Camera) readTook(d time.Duration) {
+	if c.readCost == 0 {
+		c.readCost = d // the first read starts the average
+	} else {
+		c.readCost = (7*c.readCost + d) / 8
+	}
+	if c.nextSize > 0 && c.src.Kind == Folder && c.nextIdx == c.fileIdx-1 {
+		if pb := float64(d) / float64(c.nextSize); c.perByte == 0 {
+			c.perByte = pb
+		} else {
+			c.perByte = (7*c.perByte + pb) / 8
+		}
+	}
 }
 
 // Release gives a frame's buffer back for reuse.
@@ -377,11 +416,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			if paced {
 				mayDeliver = false
 				if c.cfg.FPS == 0 { // (with a rate cap, t0 to now includes the cap's wait)
-					if d := time.Since(t0); c.readCost == 0 {
-						c.readCost = d // the first read starts the average
-					} else {
-						c.readCost = (7*c.readCost + d) / 8
-					}
+					c.readTook(time.Since(t0))
 				}
 			}
 		}
@@ -478,6 +513,33 @@ func (c *Camera) open() error {
 	return nil
 }
 
+// decodeFlags chooses how a folder's image is decoded. A JPEG much larger
+// than the model's input is decoded at 1/2, 1/4 or 1/8 of its size (the
+// decoder scales in the DCT domain, which averages like an area resize and
+// costs a fraction of a full decode), keeping its shorter side at least as
+// long as the input's longer side, so what follows is still a downscale for
+// every resize mode and EXIF orientation. Not with an ROI: its coordinates
+// are in the file's own pixels.
+func (c *Camera) decodeFlags(path string) gocv.IMReadFlag {
+	if !c.cfg.Spec.ROI.Empty() {
+		return gocv.IMReadColor
+	}
+	w, h, ok := jpegSize(path)
+	if !ok {
+		return gocv.IMReadColor
+	}
+	need := max(c.cfg.Spec.Width, c.cfg.Spec.Height)
+	for _, r := range []struct {
+		f    int
+		flag gocv.IMReadFlag
+	}{{8, gocv.IMReadReducedColor8}, {4, gocv.IMReadReducedColor4}, {2, gocv.IMReadReducedColor2}} {
+		if min(w, h)/r.f >= need {
+			return r.flag
+		}
+	}
+	return gocv.IMReadColor
+}
+
 // read reads the next raw frame into c.raw; for folders it returns the file name.
 func (c *Camera) read() (string, error) {
 	if c.src.Kind == Folder {
@@ -486,15 +548,16 @@ func (c *Camera) read() (string, error) {
 		}
 		name := c.files[c.fileIdx]
 		c.fileIdx++
-		img := gocv.IMRead(filepath.Join(c.src.Raw, name), gocv.IMReadColor)
+		path := filepath.Join(c.src.Raw, name)
+		img := gocv.IMRead(path, c.decodeFlags(path))
 		if img.Empty() {
 			img.Close()
 			c.decodeErrs.Add(1)
 			c.log.Warn("image skipped: cannot decode", "file", filepath.Join(c.src.Raw, name))
 			return "", errSkip
 		}
-		img.CopyTo(&c.raw)
-		img.Close()
+		c.raw.Close() // the decoded image becomes the raw frame: no copy
+		c.raw = img
 		return name, nil
 	}
 	if c.vc == nil {
