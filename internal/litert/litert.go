@@ -256,8 +256,33 @@ static LiteRtStatus lrt_buffer(edged_lrt* a, LiteRtEnvironment e, LiteRtModel m,
 }
 static void lrt_buffer_destroy(edged_lrt* a, LiteRtTensorBuffer b) { a->DestroyTensorBuffer(b); }
 
-static LiteRtStatus lrt_run(edged_lrt* a, LiteRtCompiledModel c, size_t ni, LiteRtTensorBuffer* in, size_t no, LiteRtTensorBuffer* out) {
-	return a->RunCompiledModel(c, 0, ni, in, no, out);
+// One run's arguments, in C memory, for edged_lrt_run_call on the model's
+// own thread (internal/cthread).
+typedef struct {
+	edged_lrt* a;
+	LiteRtCompiledModel c;
+	size_t ni, no;
+	LiteRtTensorBuffer* in;
+	LiteRtTensorBuffer* out;
+} edged_lrt_call;
+
+// Not static: Go hands its address to the thread.
+int edged_lrt_run_call(void* p) {
+	edged_lrt_call* k = p;
+	return k->a->RunCompiledModel(k->c, 0, k->ni, k->in, k->no, k->out);
+}
+
+static edged_lrt_call* lrt_call_new(edged_lrt* a, LiteRtCompiledModel c, size_t ni, LiteRtTensorBuffer* in, size_t no, LiteRtTensorBuffer* out) {
+	edged_lrt_call* k = malloc(sizeof *k);
+	if (k) {
+		k->a = a;
+		k->c = c;
+		k->ni = ni;
+		k->in = in;
+		k->no = no;
+		k->out = out;
+	}
+	return k;
 }
 */
 import "C"
@@ -267,6 +292,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/edged-io/edged/internal/cthread"
 )
 
 // Library is an opened LiteRT C library.
@@ -402,6 +429,8 @@ type CompiledModel struct {
 	inMem   [][]byte
 	outMem  [][]byte
 	threads int
+	call    *C.edged_lrt_call // Run's arguments, for the thread
+	thread  *cthread.Thread   // runs the model, so that Run's caller waits holding no P
 }
 
 // Compile compiles the model for the CPU with the given thread count (0:
@@ -443,6 +472,18 @@ func (m *Model) Compile(threads int) (*CompiledModel, error) {
 			cm.outMem = append(cm.outMem, view)
 		}
 	}
+	bufp := (*C.LiteRtTensorBuffer)(cm.bufs)
+	outs := (*C.LiteRtTensorBuffer)(unsafe.Add(cm.bufs, uintptr(cm.nin)*unsafe.Sizeof(C.LiteRtTensorBuffer(nil))))
+	if cm.call = C.lrt_call_new(a, cm.c, C.size_t(cm.nin), bufp, C.size_t(cm.nout), outs); cm.call == nil {
+		cm.closeLocked()
+		return nil, errors.New("compile: out of memory")
+	}
+	th, err := cthread.Start(unsafe.Pointer(C.edged_lrt_run_call), unsafe.Pointer(cm.call))
+	if err != nil {
+		cm.closeLocked()
+		return nil, fmt.Errorf("compile: %w", err)
+	}
+	cm.thread = th
 	return cm, nil
 }
 
@@ -466,15 +507,19 @@ func (cm *CompiledModel) OutputData(i int) []byte {
 	return cm.outMem[i]
 }
 
-// Run runs the compiled model on its input buffers.
+// Run runs the compiled model on its input buffers, on the model's own
+// thread (see internal/cthread).
 func (cm *CompiledModel) Run() error {
-	if cm.c == nil {
+	th := cm.thread
+	if cm.c == nil || th == nil {
 		return fmt.Errorf("run: %w", ErrClosed)
 	}
-	bufs := (*C.LiteRtTensorBuffer)(cm.bufs)
-	outs := unsafe.Add(cm.bufs, uintptr(cm.nin)*unsafe.Sizeof(C.LiteRtTensorBuffer(nil)))
-	if s := C.lrt_run(cm.model.lib.api, cm.c, C.size_t(cm.nin), bufs, C.size_t(cm.nout), (*C.LiteRtTensorBuffer)(outs)); s != 0 {
-		return statusError("run", s)
+	s, err := th.Call()
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	if s != 0 {
+		return statusError("run", C.LiteRtStatus(s))
 	}
 	return nil
 }
@@ -492,6 +537,12 @@ func (cm *CompiledModel) closeLocked() {
 	if cm.c == nil {
 		return
 	}
+	if cm.thread != nil {
+		cm.thread.Close() // after a running call returns
+		cm.thread = nil
+	}
+	C.free(unsafe.Pointer(cm.call))
+	cm.call = nil
 	a := cm.model.lib.api
 	bufs := unsafe.Slice((*C.LiteRtTensorBuffer)(cm.bufs), max(cm.nin+cm.nout, 1))
 	for _, b := range bufs {

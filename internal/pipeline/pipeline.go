@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -282,11 +281,6 @@ func (w *worker) run(ctx context.Context) error {
 // tensor, invokes the model and queues the result. In the steady state it
 // allocates nothing: frames and results are reused.
 func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) error {
-	// One OS thread for the whole loop: the runtime's threads and the
-	// model's weights stay warm in that core's caches instead of following
-	// the goroutine from thread to thread (invokes ran ~20% slower so).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var r *publish.Result
 	var queuedN uint64 // results handed to the publishing goroutine
 	for {

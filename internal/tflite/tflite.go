@@ -172,7 +172,27 @@ static void api_interpreter_delete(edged_api* a, TfLiteInterpreter* in, TfLiteDe
 	if (d != NULL) a->XNNPackDelete(d);
 }
 static int api_allocate(edged_api* a, TfLiteInterpreter* in) { return a->AllocateTensors(in); }
-static int api_invoke(edged_api* a, TfLiteInterpreter* in) { return a->Invoke(in); }
+// One interpreter's invoke, in C memory, for edged_tfl_invoke_call on the
+// interpreter's own thread (internal/cthread).
+typedef struct {
+	edged_api* a;
+	TfLiteInterpreter* in;
+} edged_tfl_call;
+
+// Not static: Go hands its address to the thread.
+int edged_tfl_invoke_call(void* p) {
+	edged_tfl_call* k = p;
+	return k->a->Invoke(k->in);
+}
+
+static edged_tfl_call* api_call_new(edged_api* a, TfLiteInterpreter* in) {
+	edged_tfl_call* k = malloc(sizeof *k);
+	if (k) {
+		k->a = a;
+		k->in = in;
+	}
+	return k;
+}
 static int32_t api_input_count(edged_api* a, TfLiteInterpreter* in) { return a->InputCount(in); }
 static int32_t api_output_count(edged_api* a, TfLiteInterpreter* in) { return a->OutputCount(in); }
 static const TfLiteTensor* api_input(edged_api* a, TfLiteInterpreter* in, int32_t i) { return a->Input(in, i); }
@@ -194,6 +214,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/edged-io/edged/internal/cthread"
 )
 
 // XNNPACK delegate flags (TFLITE_XNNPACK_DELEGATE_FLAG_QS8 and _QU8): let
@@ -282,6 +304,8 @@ type Interpreter struct {
 	inputs   []Tensor
 	outputs  []Tensor
 	xnnpack  bool
+	call     *C.edged_tfl_call // Invoke's arguments, for the thread
+	thread   *cthread.Thread   // runs the invokes, so that Invoke's caller waits holding no P
 }
 
 // NewInterpreter creates an interpreter on the model and allocates its
@@ -312,6 +336,16 @@ func (m *Model) NewInterpreter(opts InterpreterOptions) (*Interpreter, error) {
 	}
 	it.inputs = it.tensors(int(C.api_input_count(m.lib.api, it.in)), true)
 	it.outputs = it.tensors(int(C.api_output_count(m.lib.api, it.in)), false)
+	if it.call = C.api_call_new(m.lib.api, it.in); it.call == nil {
+		it.closeLocked()
+		return nil, &Error{Op: "create interpreter", Message: "out of memory"}
+	}
+	th, err := cthread.Start(unsafe.Pointer(C.edged_tfl_invoke_call), unsafe.Pointer(it.call))
+	if err != nil {
+		it.closeLocked()
+		return nil, &Error{Op: "create interpreter", Message: err.Error()}
+	}
+	it.thread = th
 	return it, nil
 }
 
@@ -380,12 +414,18 @@ func view(ts []Tensor, i int) []byte {
 	return unsafe.Slice((*byte)(ts[i].data), ts[i].Bytes)
 }
 
-// Invoke runs the model on the current inputs.
+// Invoke runs the model on the current inputs, on the interpreter's own
+// thread (see internal/cthread).
 func (it *Interpreter) Invoke() error {
-	if it.in == nil {
+	th := it.thread
+	if it.in == nil || th == nil {
 		return fmt.Errorf("invoke: %w", ErrClosed)
 	}
-	if C.api_invoke(it.model.lib.api, it.in) != 0 {
+	s, err := th.Call()
+	if err != nil {
+		return fmt.Errorf("invoke: %w", err)
+	}
+	if s != 0 {
 		return &Error{Op: "invoke", Message: it.message()}
 	}
 	return nil
@@ -403,6 +443,12 @@ func (it *Interpreter) closeLocked() {
 	if it.in == nil {
 		return
 	}
+	if it.thread != nil {
+		it.thread.Close() // after a running invoke returns
+		it.thread = nil
+	}
+	C.free(unsafe.Pointer(it.call))
+	it.call = nil
 	C.api_interpreter_delete(it.model.lib.api, it.in, it.delegate)
 	C.free(unsafe.Pointer(it.errs))
 	it.in, it.delegate, it.errs = nil, nil, nil
