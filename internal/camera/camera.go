@@ -237,29 +237,34 @@ func (c *Camera) WantNextAt(t time.Time) {
 // that moment less the usual cost of a read and a lead; it reports false
 // when ctx ended first.
 //
-// The lead tracks a quantile: it grows by three steps whenever the consumer
-// had to wait for a frame and shrinks by one while frames were ready in
-// time, which settles where about one frame in four is late. A late frame
-// costs the consumer at most the rest of one read; an early one costs every
-// result the time it sat ready. Additive steps keep one slow invoke or a
-// scheduling hiccup from inflating the lead (and the latency of the frames
-// after it) the way doubling would.
+// The lead tracks the median lateness: it grows by a step whenever the
+// consumer had to wait for a frame and shrinks by one when the frame was
+// ready first, which settles where half the frames are a little late. A
+// late frame costs the consumer at most the rest of one read; an early one
+// costs its result the time it sat ready. Additive steps keep one slow
+// invoke or a scheduling hiccup from inflating the lead (and the latency of
+// the frames after it) the way doubling would.
 func (c *Camera) pace(ctx context.Context) bool {
 	select {
 	case <-c.taken:
 	case <-ctx.Done():
 		return false
 	}
-	const step, maxLead = 100 * time.Microsecond, 20 * time.Millisecond
-	if c.waited.Swap(false) {
-		c.lead = min(c.lead+step, maxLead)
-	} else {
-		c.lead = max(c.lead-step, 0)
-	}
+	c.lead = nextLead(c.lead, c.waited.Swap(false))
 	if at := c.wantAt.Load(); at != 0 {
 		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.nextReadCost()-c.lead)
 	}
 	return true
+}
+
+// nextLead is the read-ahead lead after a frame: one step more if the
+// consumer had to wait for it, one step less if it was ready first.
+func nextLead(lead time.Duration, waited bool) time.Duration {
+	const step, maxLead = 100 * time.Microsecond, 20 * time.Millisecond
+	if waited {
+		return min(lead+step, maxLead)
+	}
+	return max(lead-step, 0)
 }
 
 // nextReadCost predicts how long the next read and resize take: for a
