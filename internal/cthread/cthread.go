@@ -10,8 +10,8 @@
 // holding no slot, and the call always runs on the same thread, whose
 // caches stay warm.
 //
-// The function and its argument are C memory that the caller owns and keeps
-// alive until Close returns.
+// The function is C code; its argument is C memory from malloc, which the
+// Thread owns from Start on and frees in Close.
 package cthread
 
 /*
@@ -59,6 +59,7 @@ static edged_thread* edged_thread_start(edged_call fn, void* arg, int* err) {
 	edged_thread* t = calloc(1, sizeof *t);
 	if (!t) {
 		*err = ENOMEM;
+		free(arg);
 		return NULL;
 	}
 	t->fn = fn;
@@ -69,6 +70,7 @@ static edged_thread* edged_thread_start(edged_call fn, void* arg, int* err) {
 		*err = errno;
 		if (t->req >= 0) close(t->req);
 		if (t->done >= 0) close(t->done);
+		free(arg);
 		free(t);
 		return NULL;
 	}
@@ -82,6 +84,7 @@ static edged_thread* edged_thread_start(edged_call fn, void* arg, int* err) {
 		*err = e;
 		close(t->req);
 		close(t->done);
+		free(arg);
 		free(t);
 		return NULL;
 	}
@@ -99,12 +102,14 @@ static int edged_thread_kick(edged_thread* t) {
 static int edged_thread_result(edged_thread* t) { return __atomic_load_n(&t->result, __ATOMIC_ACQUIRE); }
 
 // edged_thread_stop ends the thread once its running call (if any) has
-// returned, and frees it; the done descriptor is Go's to close.
+// returned, and frees it and its argument; the done descriptor is Go's to
+// close.
 static void edged_thread_stop(edged_thread* t) {
 	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
 	edged_thread_kick(t);
 	pthread_join(t->th, NULL);
 	close(t->req);
+	free(t->arg);
 	free(t);
 }
 */
@@ -132,9 +137,12 @@ type Thread struct {
 }
 
 // Start starts a thread that will run fn (a C function of type
-// int (*)(void*), as cgo gives it: unsafe.Pointer(C.name)) with arg.
+// int (*)(void*), as cgo gives it: unsafe.Pointer(C.name)) with arg, C
+// memory from malloc (or nil) that the Thread frees in Close, or at once
+// when Start fails.
 func Start(fn, arg unsafe.Pointer) (*Thread, error) {
 	if fn == nil {
+		C.free(arg)
 		return nil, errors.New("cthread: nil function")
 	}
 	var e C.int
@@ -164,8 +172,8 @@ func (t *Thread) Call() (int, error) {
 	return int(C.edged_thread_result(t.t)), nil
 }
 
-// Close stops the thread after a running call returns. It is safe to call
-// twice.
+// Close stops the thread after a running call returns and frees its
+// argument. It is safe to call twice.
 func (t *Thread) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -14,8 +14,7 @@ import (
 )
 
 func TestCallRunsOnTheThread(t *testing.T) {
-	n := ctest.Int(0)
-	defer ctest.Free(n)
+	n := ctest.Int(0) // the thread's from here on
 	th, err := Start(ctest.Incr(), n)
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +25,9 @@ func TestCallRunsOnTheThread(t *testing.T) {
 			t.Fatalf("call %d: %d, %v", i, got, err)
 		}
 	}
+	if got := ctest.Value(n); got != 100 {
+		t.Errorf("counter %d, want 100", got)
+	}
 	if err := th.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -34,9 +36,6 @@ func TestCallRunsOnTheThread(t *testing.T) {
 	}
 	if _, err := th.Call(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Call after Close: %v, want ErrClosed", err)
-	}
-	if got := ctest.Value(n); got != 100 {
-		t.Errorf("counter %d, want 100", got)
 	}
 }
 
@@ -75,9 +74,7 @@ func TestOneThreadNotTheCallers(t *testing.T) {
 
 // TestCloseWaitsForTheRunningCall: Close during a call returns after it.
 func TestCloseWaitsForTheRunningCall(t *testing.T) {
-	ms := ctest.Int(100)
-	defer ctest.Free(ms)
-	th, err := Start(ctest.Sleep(), ms)
+	th, err := Start(ctest.Sleep(), ctest.Int(100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +102,7 @@ func TestStartRejectsNil(t *testing.T) {
 }
 
 func BenchmarkCall(b *testing.B) {
-	n := ctest.Int(0)
-	defer ctest.Free(n)
-	th, err := Start(ctest.Incr(), n)
+	th, err := Start(ctest.Incr(), ctest.Int(0))
 	if err != nil {
 		b.Fatal(err)
 	}

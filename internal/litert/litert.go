@@ -429,8 +429,7 @@ type CompiledModel struct {
 	inMem   [][]byte
 	outMem  [][]byte
 	threads int
-	call    *C.edged_lrt_call // Run's arguments, for the thread
-	thread  *cthread.Thread   // runs the model, so that Run's caller waits holding no P
+	thread  *cthread.Thread // runs the model (owning Run's arguments), so that Run's caller waits holding no P
 }
 
 // Compile compiles the model for the CPU with the given thread count (0:
@@ -474,11 +473,12 @@ func (m *Model) Compile(threads int) (*CompiledModel, error) {
 	}
 	bufp := (*C.LiteRtTensorBuffer)(cm.bufs)
 	outs := (*C.LiteRtTensorBuffer)(unsafe.Add(cm.bufs, uintptr(cm.nin)*unsafe.Sizeof(C.LiteRtTensorBuffer(nil))))
-	if cm.call = C.lrt_call_new(a, cm.c, C.size_t(cm.nin), bufp, C.size_t(cm.nout), outs); cm.call == nil {
+	call := C.lrt_call_new(a, cm.c, C.size_t(cm.nin), bufp, C.size_t(cm.nout), outs)
+	if call == nil {
 		cm.closeLocked()
 		return nil, errors.New("compile: out of memory")
 	}
-	th, err := cthread.Start(unsafe.Pointer(C.edged_lrt_run_call), unsafe.Pointer(cm.call))
+	th, err := cthread.Start(unsafe.Pointer(C.edged_lrt_run_call), unsafe.Pointer(call))
 	if err != nil {
 		cm.closeLocked()
 		return nil, fmt.Errorf("compile: %w", err)
@@ -541,8 +541,6 @@ func (cm *CompiledModel) closeLocked() {
 		cm.thread.Close() // after a running call returns
 		cm.thread = nil
 	}
-	C.free(unsafe.Pointer(cm.call))
-	cm.call = nil
 	a := cm.model.lib.api
 	bufs := unsafe.Slice((*C.LiteRtTensorBuffer)(cm.bufs), max(cm.nin+cm.nout, 1))
 	for _, b := range bufs {

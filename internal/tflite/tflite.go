@@ -304,8 +304,7 @@ type Interpreter struct {
 	inputs   []Tensor
 	outputs  []Tensor
 	xnnpack  bool
-	call     *C.edged_tfl_call // Invoke's arguments, for the thread
-	thread   *cthread.Thread   // runs the invokes, so that Invoke's caller waits holding no P
+	thread   *cthread.Thread // runs the invokes (owning their arguments), so that Invoke's caller waits holding no P
 }
 
 // NewInterpreter creates an interpreter on the model and allocates its
@@ -336,11 +335,12 @@ func (m *Model) NewInterpreter(opts InterpreterOptions) (*Interpreter, error) {
 	}
 	it.inputs = it.tensors(int(C.api_input_count(m.lib.api, it.in)), true)
 	it.outputs = it.tensors(int(C.api_output_count(m.lib.api, it.in)), false)
-	if it.call = C.api_call_new(m.lib.api, it.in); it.call == nil {
+	call := C.api_call_new(m.lib.api, it.in)
+	if call == nil {
 		it.closeLocked()
 		return nil, &Error{Op: "create interpreter", Message: "out of memory"}
 	}
-	th, err := cthread.Start(unsafe.Pointer(C.edged_tfl_invoke_call), unsafe.Pointer(it.call))
+	th, err := cthread.Start(unsafe.Pointer(C.edged_tfl_invoke_call), unsafe.Pointer(call))
 	if err != nil {
 		it.closeLocked()
 		return nil, &Error{Op: "create interpreter", Message: err.Error()}
@@ -447,8 +447,6 @@ func (it *Interpreter) closeLocked() {
 		it.thread.Close() // after a running invoke returns
 		it.thread = nil
 	}
-	C.free(unsafe.Pointer(it.call))
-	it.call = nil
 	C.api_interpreter_delete(it.model.lib.api, it.in, it.delegate)
 	C.free(unsafe.Pointer(it.errs))
 	it.in, it.delegate, it.errs = nil, nil, nil

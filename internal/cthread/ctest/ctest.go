@@ -38,7 +38,7 @@ func Sleep() unsafe.Pointer { return unsafe.Pointer(C.edged_test_sleep) }
 // Tid is int f(void*): the id of the thread that runs it.
 func Tid() unsafe.Pointer { return unsafe.Pointer(C.edged_test_tid) }
 
-// Int returns C memory holding v; free it with Free.
+// Int returns C memory (from malloc) holding v.
 func Int(v int) unsafe.Pointer {
 	p := C.malloc(C.size_t(unsafe.Sizeof(C.int(0))))
 	*(*C.int)(p) = C.int(v)
@@ -47,6 +47,3 @@ func Int(v int) unsafe.Pointer {
 
 // Value reads the int at p.
 func Value(p unsafe.Pointer) int { return int(*(*C.int)(p)) }
-
-// Free frees C memory from Int.
-func Free(p unsafe.Pointer) { C.free(p) }
