@@ -3,7 +3,7 @@
 // to a bbolt file in groups (one commit, and so one pair of fsyncs, for
 // every result that arrived while the previous commit ran), and delivered
 // in order by one goroutine that deletes each item once the broker has
-// acknowledged it (the deletes ride along with a later commit). The queue is bounded in bytes and age; a policy decides
+// acknowledged it. The queue is bounded in bytes and age; a policy decides
 // what goes when it is full; every drop is counted and logged at a bounded
 // rate. When the disk refuses a commit (full, read-only, failing), results
 // are kept in a bounded memory lane and delivered from there, in order with
@@ -337,16 +337,6 @@ func (o *Outbox) Stats() Stats {
 	return s
 }
 
-// Deletes of delivered items are not worth a commit (and its fsyncs) of
-// their own while results keep arriving: they ride along with the next
-// results' commit, or are committed once deleteDelay has passed without
-// one, or once deleteBatch of them wait. A crash before they are committed
-// only means those results are delivered again (at least once).
-const (
-	deleteDelay = 250 * time.Millisecond
-	deleteBatch = 512
-)
-
 // writer owns every write transaction: it commits the results that arrived
 // together in one transaction, along with the deletes of delivered ones,
 // the policy's drops and the age expiry.
@@ -354,10 +344,6 @@ func (o *Outbox) writer() {
 	defer close(o.stopped)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	delTimer := time.NewTimer(deleteDelay)
-	delTimer.Stop()
-	defer delTimer.Stop()
-	armed := false // delTimer runs for the deletes waiting in dels
 	var batch []*request
 	var dels []uint64
 	for {
@@ -367,15 +353,6 @@ func (o *Outbox) writer() {
 			batch = append(batch, r)
 		case k := <-o.acked:
 			dels = append(dels, k)
-			if len(dels) < deleteBatch {
-				if !armed {
-					delTimer.Reset(deleteDelay)
-					armed = true
-				}
-				continue
-			}
-		case <-delTimer.C:
-			armed = false
 		case <-tick.C:
 			expire = true
 		case <-o.stop:
@@ -410,14 +387,6 @@ func (o *Outbox) writer() {
 			close(r.done)
 		}
 		batch = batch[:0]
-		switch {
-		case len(dels) == 0 && armed:
-			delTimer.Stop()
-			armed = false
-		case len(dels) > 0 && !armed: // refused: try again later
-			delTimer.Reset(deleteDelay)
-			armed = true
-		}
 		o.drops.flush(false)
 	}
 }
