@@ -14,14 +14,8 @@ PY      ?= .venv/bin/python
 ARCH    ?= $(shell $(GO) env GOARCH 2>/dev/null || echo amd64)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages the build, the demo and the tests need.
-APT_PACKAGES := libopencv-dev mosquitto mosquitto-clients ffmpeg \
-	python3-venv python3-pip python3-torch python3-torchvision \
-	dataset-fashion-mnist opencv-doc systemd procps
-
-.PHONY: all build demo test test-go vet deps clean
+.PHONY: all build demo test test-go vet clean
 all: build
 
 -include mk/*.mk
@@ -29,21 +23,9 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edged ./cmd/edged
 
-# deps installs the Debian packages once (a stamp keeps reruns instant).
-deps: build/.deps.stamp
-build/.deps.stamp:
-	@mkdir -p build
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
-		command -v npm >/dev/null || echo npm); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
-	fi
-	@touch $@
-
 # demo runs edged on the bundled sample video with the bundled default model
 # and the embedded MQTT broker, printing each result as it is published.
-demo: deps tflite-lib litert-lib build
+demo: deps-demo tflite-lib litert-lib build
 	bin/edged run --source samples/demo.avi --resize center-crop --stdout
 
 vet:

@@ -18,7 +18,7 @@ BENCH_FLAGS  ?=
 
 .PHONY: bench bench-smoke bench-venv bench-tools
 bench-venv: $(BENCH_STAMP)
-$(BENCH_STAMP): bench/requirements.txt
+$(BENCH_STAMP): bench/requirements.txt | deps-bench
 	test -x $(BENCH_PY) || $(SYS_PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	$(BENCH_PY) -c 'import cv2, ai_edge_litert, paho.mqtt; print("bench venv ok: opencv", cv2.__version__)'
@@ -28,8 +28,8 @@ bench-tools: build
 	$(GO) build -trimpath -o build/bench/bench ./bench/cmd/bench
 	$(GO) build -trimpath -o build/bench/invokelimit ./bench/cmd/invokelimit
 
-bench: deps tflite-lib litert-lib bench-venv bench-tools
+bench: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out bench/out $(BENCH_FLAGS)
 
-bench-smoke: deps tflite-lib litert-lib bench-venv bench-tools
+bench-smoke: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false $(BENCH_FLAGS)

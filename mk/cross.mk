@@ -10,12 +10,11 @@
 # run) into build/sysroot-arm64 from the apt sources this machine uses.
 # TFLite needs nothing at build time: edged dlopens it.
 
-CROSS_APT     := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross mmdebstrap pkg-config
 SYSROOT_ARM64 := build/sysroot-arm64
 CROSS_OUT      = build/cross/$(ARCH)/edged
 
-.PHONY: cross cross-deps sysroot-arm64
-cross: deps $(if $(filter arm64,$(ARCH)),cross-deps sysroot-arm64)
+.PHONY: cross sysroot-arm64
+cross: deps-build $(if $(filter arm64,$(ARCH)),deps-cross sysroot-arm64)
 	@case "$(ARCH)" in amd64|arm64) ;; \
 		arm|armv7|armhf) echo "ARCH=$(ARCH): unsupported for now, see cross/README.md (no prebuilt 32-bit TFLite C library)"; exit 1;; \
 		*) echo "ARCH=$(ARCH): unknown; use amd64 or arm64"; exit 1;; esac
@@ -31,15 +30,8 @@ cross: deps $(if $(filter arm64,$(ARCH)),cross-deps sysroot-arm64)
 	else echo "ARCH=$(ARCH) from a $$($(GO) env GOHOSTARCH) host: not supported"; exit 1; fi
 	@file $(CROSS_OUT) 2>/dev/null || ls -l $(CROSS_OUT)
 
-cross-deps:
-	@missing=$$(for p in $(CROSS_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
-	fi
-
 sysroot-arm64: $(SYSROOT_ARM64)/.stamp
-$(SYSROOT_ARM64)/.stamp: mk/cross.mk
+$(SYSROOT_ARM64)/.stamp: mk/cross.mk | deps-cross
 	rm -rf $(SYSROOT_ARM64) $(SYSROOT_ARM64).tmp
 	mmdebstrap --quiet --variant=extract --architectures=arm64 --include=libopencv-dev bookworm $(SYSROOT_ARM64).tmp
 	@# BLAS and LAPACK are chosen by update-alternatives in postinst, which the

@@ -20,8 +20,8 @@ LITERT_PLAT_arm64  := manylinux_2_27_aarch64
 
 .PHONY: litert-lib
 litert-lib: $(LITERT_DIR)/.stamp
-$(LITERT_DIR)/.stamp: mk/litert.mk
-	@command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || { echo "pip is needed to fetch the LiteRT runtime: apt-get install python3-pip (make deps)"; exit 1; }
+$(LITERT_DIR)/.stamp: mk/litert.mk | deps-demo
+	@command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || { echo "pip is needed to fetch the LiteRT runtime: make deps-demo (Debian package python3-pip)"; exit 1; }
 	mkdir -p $(LITERT_CACHE)
 	for a in amd64 arm64; do \
 		case $$a in amd64) w=$(LITERT_WHEEL_amd64); s=$(LITERT_SHA_amd64); p=$(LITERT_PLAT_amd64);; \

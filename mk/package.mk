@@ -58,7 +58,7 @@ package: cross tflite-lib litert-lib
 	@ls -l $(PKG_DEB) $(PKG_ROOTFS)
 
 # test-package-amd64: see cross/test-package-amd64.sh.
-test-package-amd64: tflite-lib
+test-package-amd64: deps-test tflite-lib
 	$(MAKE) --no-print-directory package ARCH=amd64
 	DEB=dist/edged_$(DEB_VERSION)_amd64.deb ROOTFS=dist/edged_$(DEB_VERSION)_amd64-rootfs.tar.gz cross/test-package-amd64.sh
 
@@ -68,13 +68,7 @@ test-go: test-package-amd64
 # test-package-arm64: the arm64 .deb installs into a Debian arm64 userland
 # under qemu-user (binfmt_misc) and classifies the demo video, publishing
 # to a mosquitto on this machine's loopback. See cross/test-package-arm64.sh.
-PKGTEST_APT := qemu-user-static binfmt-support mmdebstrap mosquitto mosquitto-clients
 .PHONY: test-package-arm64
-test-package-arm64:
-	@missing=$$(for p in $(PKGTEST_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+test-package-arm64: deps-pkgtest
 	$(MAKE) --no-print-directory package ARCH=arm64
 	$(SUDO) env DEB=dist/edged_$(DEB_VERSION)_arm64.deb cross/test-package-arm64.sh

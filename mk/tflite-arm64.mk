@@ -3,18 +3,12 @@
 # `make tflite-lib` fetches (what a Raspberry Pi 4/5 or Jetson runs). The
 # packages are not in `make deps`: this check is optional and slow-ish (about
 # a minute of emulation). The two test packages use no OpenCV, so no arm64
-# OpenCV is needed.
+# OpenCV is needed. Its packages: DEPS_arm64test in mk/deps.mk.
 
-ARM64_APT := qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross
 ARM64_ENV := CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc
 
 .PHONY: test-tflite-arm64
-test-tflite-arm64: tflite-lib conformance-models
-	@missing=$$(for p in $(ARM64_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+test-tflite-arm64: deps-arm64test tflite-lib conformance-models
 	@mkdir -p build/arm64
 	$(ARM64_ENV) $(GO) test -c -o build/arm64/tflite.test ./internal/tflite
 	$(ARM64_ENV) $(GO) test -c -o build/arm64/tfliteengine.test ./internal/infer/tfliteengine

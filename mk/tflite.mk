@@ -14,8 +14,8 @@ MEDIAPIPE_NPM  := @mediapipe/face_detection@0.4.1657300184 @mediapipe/hands@0.4.
 
 .PHONY: tflite-lib conformance-models
 tflite-lib: $(TFLITE_DIR)/.stamp
-$(TFLITE_DIR)/.stamp: mk/tflite.mk
-	@command -v npm >/dev/null || { echo "npm is needed to fetch the TFLite runtime: apt-get install npm"; exit 1; }
+$(TFLITE_DIR)/.stamp: mk/tflite.mk | deps-demo
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the TFLite runtime: make deps-demo (Debian package npm)"; exit 1; }
 	rm -rf $(TFLITE_DIR) && mkdir -p $(TFLITE_DIR)/tmp
 	cd $(TFLITE_DIR)/tmp && npm pack --silent $(TFLITE_NPM) >/dev/null
 	echo "$(TFLITE_SHA256)  $(TFLITE_DIR)/tmp/tfjs-tflite-node-0.0.2.tgz" | sha256sum -c --quiet
@@ -31,7 +31,7 @@ $(TFLITE_DIR)/.stamp: mk/tflite.mk
 # sparse, multi-output, PRELU, and one needing a custom op) from MediaPipe's
 # npm packages, for internal/infer/tfliteengine's conformance tests.
 conformance-models: $(MEDIAPIPE_DIR)/.stamp
-$(MEDIAPIPE_DIR)/.stamp: mk/tflite.mk
+$(MEDIAPIPE_DIR)/.stamp: mk/tflite.mk | deps-demo
 	rm -rf $(MEDIAPIPE_DIR) && mkdir -p $(MEDIAPIPE_DIR)/tmp
 	cd $(MEDIAPIPE_DIR)/tmp && npm pack --silent $(MEDIAPIPE_NPM) >/dev/null
 	for t in $(MEDIAPIPE_DIR)/tmp/*.tgz; do tar -xzf $$t -C $(MEDIAPIPE_DIR)/tmp && \

@@ -17,9 +17,9 @@ DEFAULT_TFLITE := models/efficientnet_lite0_int8.tflite
 
 .PHONY: venv default-model test-python test-python-heavy
 venv: $(VENV_STAMP)
-$(VENV_STAMP): trainer/requirements.txt trainer/pyproject.toml
+$(VENV_STAMP): trainer/requirements.txt trainer/pyproject.toml | deps-test
 	@$(SYS_PYTHON) -c 'import torch, torchvision' 2>/dev/null || { \
-		echo "Debian's CPU torch is missing: apt-get install python3-torch python3-torchvision (or make deps)"; exit 1; }
+		echo "Debian's CPU torch is missing: apt-get install python3-torch python3-torchvision (make deps)"; exit 1; }
 	test -x $(PY) || $(SYS_PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r trainer/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e trainer
