@@ -20,8 +20,9 @@
 #
 # Output in $FRESH_DIR (default build/check-fresh): demo.log, test.log,
 # gained.txt (every package the root gained through the project's install
-# step) and report.txt (the times). The root is removed after a pass and
-# kept after a failure (FRESH_KEEP=1 keeps it always).
+# step) and report.txt (the times). The root ($FRESH_ROOT, default
+# /var/tmp/edged-fresh-root, some 15 GB) is removed after a pass and kept
+# after a failure (FRESH_KEEP=1 keeps it always).
 set -eu
 
 [ "$(id -u)" = 0 ] || { echo "check-fresh: needs root (mmdebstrap, chroot, mount)" >&2; exit 1; }
@@ -30,13 +31,15 @@ src=$(git rev-parse --show-toplevel)
 out=${FRESH_DIR:-$src/build/check-fresh}
 goroot=$(GOTOOLCHAIN=local go env GOROOT)
 [ -x "$goroot/bin/go" ] || { echo "check-fresh: no Go toolchain at $goroot" >&2; exit 1; }
-root=$out/root
+# The root lies outside the checkout, so that this checkout's `go ... ./...`
+# never walks into its Go sources and module cache.
+root=${FRESH_ROOT:-/var/tmp/edged-fresh-root}
 
 if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
 	echo "check-fresh: uncommitted changes are not tested: the root gets a clone of HEAD ($(git -C "$src" rev-parse --short HEAD))" >&2
 fi
 
-rm -rf "$out"
+rm -rf "$out" "$root"
 mkdir -p "$out"
 report=$out/report.txt
 : > "$report"
@@ -67,7 +70,7 @@ fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 cp /etc/hosts "$root/etc/hosts"
 cp -a "$goroot" "$root/usr/local/go"
-stamp "go: $("$goroot/bin/go" version) from $goroot"
+stamp "go: $(GOTOOLCHAIN=local "$goroot/bin/go" version) from $goroot"
 git clone --quiet --no-hardlinks "$src" "$root/src/edged"
 stamp "source: $(git -C "$root/src/edged" log -1 --format='%h %s')"
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort > "$out/before.txt"
