@@ -15,7 +15,7 @@ ARCH    ?= $(shell $(GO) env GOARCH 2>/dev/null || echo amd64)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-go vet clean
+.PHONY: all build demo test test-go test-unit vet clean
 all: build
 
 -include mk/*.mk
@@ -33,6 +33,13 @@ vet:
 
 test-go: deps tflite-lib litert-lib conformance-models build lint test-systemd
 	$(GO) test -count=1 ./...
+
+# test-unit: the packages' own tests in -short mode, no lint, packaging,
+# emulation or binary-level integration (cmd/edged): about half a minute
+# once the build cache is warm. Tests needing a runtime library skip
+# without it (make tflite-lib litert-lib), except under CI=true.
+test-unit: deps-build
+	$(GO) test -short -count=1 ./internal/...
 
 # After the Go tests, the Python suite and the arm64 package test (mostly
 # downloads and emulation: cross/README.md) run side by side, each one's

@@ -28,6 +28,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // FFmpegOptions is the value the daemon gives OPENCV_FFMPEG_CAPTURE_OPTIONS
@@ -72,19 +73,6 @@ type Frame struct {
 	ResizeDur time.Duration
 }
 
-// Status is a snapshot of a camera's state.
-type Status struct {
-	State        string    `json:"state"` // starting, streaming, reconnecting, ended, failed
-	Kind         string    `json:"kind"`
-	LastError    string    `json:"last_error,omitempty"`
-	Since        time.Time `json:"since"`
-	Captured     uint64    `json:"captured"`
-	Dropped      uint64    `json:"dropped"`
-	Skipped      uint64    `json:"skipped"`
-	Reconnects   uint64    `json:"reconnects"`
-	DecodeErrors uint64    `json:"decode_errors"`
-}
-
 // Camera captures from one source.
 type Camera struct {
 	cfg   Config
@@ -105,7 +93,7 @@ type Camera struct {
 	waited atomic.Bool   // the consumer found no frame ready: the read began too late
 
 	mu     sync.Mutex
-	status Status
+	status result.Status
 
 	// capture-goroutine state (gocv); only Run and Close touch these.
 	vc         *gocv.VideoCapture
@@ -160,7 +148,7 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	for i := 0; i < cap(c.pool); i++ {
 		c.pool <- &Frame{Pixels: make([]byte, n), Width: cfg.Spec.Width, Height: cfg.Spec.Height}
 	}
-	c.status = Status{State: "starting", Kind: src.Kind.String(), Since: time.Now()}
+	c.status = result.Status{State: result.Starting, Kind: src.Kind.String(), Since: time.Now()}
 	return c, nil
 }
 
@@ -168,7 +156,7 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 func (c *Camera) Kind() Kind { return c.src.Kind }
 
 // State returns a snapshot of the camera's state and counters.
-func (c *Camera) State() Status {
+func (c *Camera) State() result.Status {
 	c.mu.Lock()
 	s := c.status
 	c.mu.Unlock()
@@ -177,7 +165,7 @@ func (c *Camera) State() Status {
 	return s
 }
 
-func (c *Camera) setState(state string, err error) {
+func (c *Camera) setState(state result.State, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.status.State != state {
@@ -329,7 +317,7 @@ func (c *Camera) Run(ctx context.Context) error {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if attempt > 0 {
 			c.reconnects.Add(1)
-			c.setState("reconnecting", nil)
+			c.setState(result.Reconnecting, nil)
 			c.log.Info("reopening source", "in", delay)
 			if !c.sleep(ctx, delay) {
 				return nil
@@ -337,11 +325,11 @@ func (c *Camera) Run(ctx context.Context) error {
 			delay = min(delay*2, c.cfg.Backoff.Max)
 		}
 		if err := c.timedOpen(); err != nil {
-			c.setState("reconnecting", err)
+			c.setState(result.Reconnecting, err)
 			c.log.Warn("cannot open source", "err", err)
 			continue
 		}
-		c.setState("streaming", nil)
+		c.setState(result.Streaming, nil)
 		c.plannedFor, c.planErr = image.Point{}, nil // re-plan (and re-report) the new stream's frames
 		opened := time.Now()
 		pass := 0 // frames handed over since the source was (re)opened
@@ -360,7 +348,7 @@ func (c *Camera) Run(ctx context.Context) error {
 				if c.cfg.Loop && pass > 0 {
 					c.closeSource()
 					if err := c.timedOpen(); err != nil {
-						c.setState("reconnecting", err)
+						c.setState(result.Reconnecting, err)
 						c.log.Warn("cannot reopen source to loop", "err", err)
 						break
 					}
@@ -373,11 +361,11 @@ func (c *Camera) Run(ctx context.Context) error {
 					if c.planErr != nil {
 						err = fmt.Errorf("%s %s: no usable frame: %w", c.src.Kind, c.src.Raw, c.planErr)
 					}
-					c.setState("reconnecting", err)
+					c.setState(result.Reconnecting, err)
 					c.log.Warn("source failed", "err", err)
 					break
 				}
-				c.setState("ended", nil)
+				c.setState(result.Ended, nil)
 				close(c.ended)
 				return nil
 			}
@@ -385,7 +373,7 @@ func (c *Camera) Run(ctx context.Context) error {
 				continue
 			}
 			if err != nil {
-				c.setState("reconnecting", err)
+				c.setState(result.Reconnecting, err)
 				c.log.Warn("source failed", "err", err)
 				break
 			}
@@ -628,12 +616,12 @@ func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 tim
 			// Reported once per frame size, not once per frame.
 			err = fmt.Errorf("%w: %dx%d frame: %w", errBadPlan, size.X, size.Y, err)
 			c.planErr = err
-			c.setState("failed", err)
+			c.setState(result.Failed, err)
 			c.log.Error("frames cannot be used", "err", err)
 			return err
 		}
-		if c.State().State == "failed" {
-			c.setState("streaming", nil)
+		if c.State().State == result.Failed {
+			c.setState(result.Streaming, nil)
 		}
 		c.crop, c.dst = crop, dst
 	}

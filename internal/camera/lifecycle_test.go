@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
 
@@ -130,7 +131,7 @@ func TestFolderLoopsInOrder(t *testing.T) {
 
 // waitState polls the camera's state until ok holds; the deadline only
 // guards against a hang.
-func waitState(t *testing.T, c *Camera, what string, ok func(Status) bool) Status {
+func waitState(t *testing.T, c *Camera, what string, ok func(result.Status) bool) result.Status {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -162,7 +163,7 @@ func TestFileAppearsLater(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	st := waitState(t, c, "reconnecting after two attempts", func(s Status) bool {
+	st := waitState(t, c, "reconnecting after two attempts", func(s result.Status) bool {
 		return s.State == "reconnecting" && s.Reconnects >= 2
 	})
 	if !strings.Contains(st.LastError, "late.avi") {
@@ -215,7 +216,7 @@ func TestMissingDeviceKeepsTrying(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	st := waitState(t, c, "reconnecting", func(s Status) bool {
+	st := waitState(t, c, "reconnecting", func(s result.Status) bool {
 		return s.State == "reconnecting" && s.Reconnects >= 3
 	})
 	cancel()

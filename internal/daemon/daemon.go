@@ -25,6 +25,8 @@ import (
 	"github.com/edged-io/edged/internal/pipeline"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/publish/broker"
+	"github.com/edged-io/edged/internal/publish/mqtt"
 	"github.com/edged-io/edged/internal/sdnotify"
 	"github.com/edged-io/edged/internal/statusapi"
 )
@@ -127,6 +129,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	reg := infer.NewRegistry(engine)
 	models := map[string]*pipeline.Model{}
 	defer func() {
 		for _, m := range models {
@@ -139,7 +142,7 @@ func Run(ctx context.Context, opts Options) error {
 			return err
 		}
 		t0 := time.Now()
-		m, err := pipeline.LoadModel(engine, spec)
+		m, err := pipeline.LoadModel(reg, spec)
 		if err != nil {
 			return err
 		}
@@ -151,16 +154,16 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	boot := publish.NewBootID()
-	var sinks pipeline.Multi
+	var outs []publish.Output
 	if opts.Stdout != nil {
-		sinks = append(sinks, publish.NewStdout(opts.Stdout, device, boot))
+		outs = append(outs, publish.NewStdout(opts.Stdout))
 	}
-	var pub *publish.Publisher
+	var pub *mqtt.Publisher
 	var q *queue // the outbound queue in front of pub; nil when disabled
 	if !opts.NoMQTT {
 		bcfg := cfg.Broker
 		if bcfg.URL == "" {
-			eb, err := publish.StartEmbedded(bcfg.EmbeddedAddr, log)
+			eb, err := broker.Start(bcfg.EmbeddedAddr, log)
 			if err != nil {
 				return err
 			}
@@ -168,7 +171,7 @@ func Run(ctx context.Context, opts Options) error {
 			bcfg.URL = eb.URL()
 			log.Info("no broker configured: started the embedded MQTT broker", "addr", bcfg.EmbeddedAddr)
 		}
-		if pub, err = publish.New(bcfg, device, boot, log); err != nil {
+		if pub, err = mqtt.New(bcfg, device, log); err != nil {
 			return err
 		}
 		defer pub.Close(context.WithoutCancel(ctx))
@@ -176,25 +179,26 @@ func Run(ctx context.Context, opts Options) error {
 			switch {
 			case ctx.Err() != nil:
 				return nil
-			case errors.Is(err, publish.ErrRefused):
+			case errors.Is(err, mqtt.ErrRefused):
 				// Credentials or certificates are wrong: retrying cannot help.
 				return err
 			}
 			log.Warn("broker not reachable yet; results wait until it is", "err", err)
 		}
 		if cfg.Queue.Enabled {
-			if q, err = startQueue(ctx, cfg.Queue, device, boot, pub, met, log); err != nil {
+			if q, err = startQueue(ctx, cfg.Queue, pub, met, log); err != nil {
 				return err
 			}
 			defer q.close()
-			sinks = append(sinks, q.ob)
+			outs = append(outs, q.ob)
 		} else {
-			sinks = append(sinks, pub)
+			outs = append(outs, pub)
 		}
 	}
-	if len(sinks) == 0 {
+	if len(outs) == 0 {
 		return errors.New("no sink: enable MQTT or --stdout")
 	}
+	sink := publish.NewSink(publish.Identity{Device: device, Boot: boot, TopicPrefix: cfg.Broker.TopicPrefix}, outs...)
 
 	var cams []pipeline.CameraSpec
 	for _, cc := range cfg.Cameras {
@@ -206,33 +210,30 @@ func Run(ctx context.Context, opts Options) error {
 				Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
 			},
 			Model:  m,
-			Filter: publish.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing},
+			Filter: pipeline.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing},
 			Gate:   gp.gate(cc.Name),
 		})
 	}
-	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sinks, Log: log, Metrics: met, Observer: gp.observer()})
+	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sink, Log: log, Metrics: met, Observer: gp.observer()})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	met.WatchCameras(func() []metrics.CameraSample { return cameraSamples(p) })
+	met.WatchCameras(p.States)
 
 	load := opts.LoadConfig
 	if load == nil {
 		load = func() (*config.Config, error) { return cfg, nil }
 	}
-	rl, err := newReloader(cfg, load, engine, p, models, met, log)
+	rl, err := newReloader(cfg, load, reg, p, models, met, log)
 	if err != nil {
 		return err
 	}
 	started := time.Now()
 	snapshot := func() statusapi.Snapshot {
 		s := statusapi.Snapshot{Version: opts.Version, Device: device, Boot: boot, Started: started,
-			Cameras: map[string]statusapi.Camera{}, Models: rl.modelInfo(), Reload: rl.lastReload(),
+			Cameras: p.States(), Models: rl.modelInfo(), Reload: rl.lastReload(),
 			Engine: statusapi.Engine{Name: engine.Name(), Library: engine.LibraryPath()}}
-		for name, st := range p.States() {
-			s.Cameras[name] = statusapi.Camera(st)
-		}
 		if pub != nil {
 			b := &statusapi.Broker{URL: pub.URL(), Connected: pub.Connected()}
 			// With the queue, results are safe once accepted: ready
@@ -299,17 +300,6 @@ func Run(ctx context.Context, opts Options) error {
 		log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
 	}
 	return err
-}
-
-// cameraSamples turns the pipeline's camera states into metric samples.
-func cameraSamples(p *pipeline.Pipeline) []metrics.CameraSample {
-	states := p.States()
-	out := make([]metrics.CameraSample, 0, len(states))
-	for name, s := range states {
-		out = append(out, metrics.CameraSample{Name: name, State: s.State, Captured: s.Captured, Dropped: s.Dropped,
-			Skipped: s.Skipped, Reconnects: s.Reconnects, DecodeErrors: s.DecodeErrors})
-	}
-	return out
 }
 
 func stopReason(ctx context.Context) string {

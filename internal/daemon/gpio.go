@@ -10,6 +10,7 @@ import (
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/pipeline"
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/statusapi"
 )
 
@@ -88,16 +89,10 @@ type ledHealth struct {
 }
 
 // Health implements gpio.HealthSource.
-func (l *ledHealth) Health() gpio.Health {
+func (l *ledHealth) Health() result.Health {
 	f := l.snapshot.Load()
 	if f == nil {
-		return gpio.Degraded
+		return result.Degraded
 	}
-	switch (*f)().Health() {
-	case statusapi.Healthy:
-		return gpio.Healthy
-	case statusapi.Failed:
-		return gpio.Failed
-	}
-	return gpio.Degraded
+	return (*f)().Health()
 }

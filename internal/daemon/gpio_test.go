@@ -22,6 +22,7 @@ import (
 	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
 	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
 	"github.com/edged-io/edged/internal/statusapi"
 )
@@ -41,21 +42,21 @@ func TestRunMissingPin(t *testing.T) {
 
 func TestLEDHealth(t *testing.T) {
 	var l ledHealth
-	if h := l.Health(); h != gpio.Degraded {
+	if h := l.Health(); h != result.Degraded {
 		t.Errorf("before the pipeline exists: %v, want degraded (starting)", h)
 	}
 	for _, tc := range []struct {
 		states []string
-		want   gpio.Health
+		want   result.Health
 	}{
-		{[]string{"streaming", "ended"}, gpio.Healthy},
-		{[]string{"streaming", "reconnecting"}, gpio.Degraded},
-		{[]string{"failed"}, gpio.Failed},
+		{[]string{"streaming", "ended"}, result.Healthy},
+		{[]string{"streaming", "reconnecting"}, result.Degraded},
+		{[]string{"failed"}, result.Unhealthy},
 	} {
 		snap := func() statusapi.Snapshot {
-			s := statusapi.Snapshot{Cameras: map[string]statusapi.Camera{}}
+			s := statusapi.Snapshot{Cameras: map[string]result.Status{}}
 			for i, st := range tc.states {
-				s.Cameras[string(rune('a'+i))] = statusapi.Camera{State: st}
+				s.Cameras[string(rune('a'+i))] = result.Status{State: result.State(st)}
 			}
 			return s
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/outbox"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/publish/mqtt"
 )
 
 // QueuePath is where the outbound queue lives: queue.path when set, else
@@ -43,17 +43,17 @@ func QueuePath(configured string) string {
 // delivery goroutine.
 type queue struct {
 	ob   *outbox.Outbox
-	pub  *publish.Publisher
+	pub  *mqtt.Publisher
 	stop context.CancelFunc
 	done chan struct{}
 	log  *slog.Logger
 }
 
 // startQueue opens the queue file and starts delivering through pub.
-func startQueue(ctx context.Context, c config.Queue, device, boot string, pub *publish.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
+func startQueue(ctx context.Context, c config.Queue, pub *mqtt.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
 	path := QueuePath(c.Path)
 	ob, err := outbox.Open(outbox.Options{Path: path, MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Policy: c.Policy,
-		Device: device, Boot: boot, Topic: pub.Topic, Log: log, Metrics: outbox.NewMetrics(met.Registry())})
+		Log: log, Metrics: outbox.NewMetrics(met.Registry())})
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,8 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/pipeline"
-	"github.com/edged-io/edged/internal/publish"
 	"github.com/edged-io/edged/internal/statusapi"
 )
 
@@ -35,7 +31,7 @@ import (
 // and nothing running changes.
 type reloader struct {
 	load    func() (*config.Config, error)
-	engine  infer.Engine
+	reg     *infer.Registry
 	p       *pipeline.Pipeline
 	met     *metrics.Metrics
 	log     *slog.Logger
@@ -43,23 +39,14 @@ type reloader struct {
 	// models holds the loaded models by name; the daemon closes what is in
 	// it at exit, so a reload updates it in place.
 	models map[string]*pipeline.Model
-	specs  map[string]pipeline.ModelSpec
 	info   atomic.Pointer[[]statusapi.Model]
 	last   atomic.Pointer[statusapi.Reload] // nil until the first reload
 }
 
 // newReloader takes over the models the daemon loaded from cfg.
-func newReloader(cfg *config.Config, load func() (*config.Config, error), engine infer.Engine, p *pipeline.Pipeline,
+func newReloader(cfg *config.Config, load func() (*config.Config, error), reg *infer.Registry, p *pipeline.Pipeline,
 	models map[string]*pipeline.Model, met *metrics.Metrics, log *slog.Logger) (*reloader, error) {
-	r := &reloader{load: load, engine: engine, p: p, met: met, log: log, running: cfg, models: models,
-		specs: map[string]pipeline.ModelSpec{}}
-	for _, mc := range cfg.Models {
-		spec, err := modelSpec(mc)
-		if err != nil {
-			return nil, err
-		}
-		r.specs[mc.Name] = spec
-	}
+	r := &reloader{load: load, reg: reg, p: p, met: met, log: log, running: cfg, models: models}
 	r.publishInfo(cfg)
 	return r, nil
 }
@@ -107,7 +94,6 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 	restart = restartKeys(r.running, cfg)
 
 	next := map[string]*pipeline.Model{}
-	specs := map[string]pipeline.ModelSpec{}
 	var loaded []*pipeline.Model // new ones, closed if the reload fails
 	took := map[*pipeline.Model]time.Duration{}
 	fail := func(err error) ([]string, []string, error) {
@@ -121,21 +107,15 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 		if err != nil {
 			return fail(err)
 		}
-		specs[mc.Name] = spec
-		if old := r.models[mc.Name]; old != nil && reflect.DeepEqual(spec, r.specs[mc.Name]) {
-			same, err := unchanged(old, spec)
-			if err != nil {
-				return fail(err)
-			}
-			if same {
-				next[mc.Name] = old
-				continue
-			}
-		}
 		t0 := time.Now()
-		m, err := pipeline.LoadModel(r.engine, spec)
+		m, err := pipeline.LoadModel(r.reg, spec) // reads the file once; unchanged bytes are shared
 		if err != nil {
 			return fail(err)
+		}
+		if old := r.models[mc.Name]; old != nil && old.Same(m) {
+			m.Close()
+			next[mc.Name] = old
+			continue
 		}
 		loaded = append(loaded, m)
 		next[mc.Name] = m
@@ -156,7 +136,7 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 			return fail(fmt.Errorf("cameras[%d].model: no model named %q", i, cc.Model))
 		}
 		updates[cc.Name] = pipeline.CameraUpdate{Model: m,
-			Filter: publish.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing}}
+			Filter: pipeline.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing}}
 	}
 	swap, err := r.p.Prepare(updates)
 	if err != nil {
@@ -181,7 +161,6 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 	for name, m := range next {
 		r.models[name] = m
 	}
-	r.specs = specs
 	for _, m := range loaded {
 		r.met.ModelLoaded(m.Name, m.Path, m.Ref.SHA256, took[m])
 		changed = append(changed, fmt.Sprintf("model %s (%s)", m.Name, m.Ref.SHA256))
@@ -194,27 +173,6 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 		changed = []string{"nothing"}
 	}
 	return changed, restart, nil
-}
-
-// unchanged reports whether the model file (and its labels file) still
-// hold what old was loaded from.
-func unchanged(old *pipeline.Model, spec pipeline.ModelSpec) (bool, error) {
-	data, err := os.ReadFile(spec.Path)
-	if err != nil {
-		return false, fmt.Errorf("model %q: %w", spec.Name, err)
-	}
-	sum := sha256.Sum256(data)
-	if !strings.HasPrefix(hex.EncodeToString(sum[:]), old.Ref.SHA256) {
-		return false, nil
-	}
-	if spec.LabelsPath == "" {
-		return true, nil
-	}
-	labels, err := pipeline.ReadLabels(spec.LabelsPath)
-	if err != nil {
-		return false, fmt.Errorf("model %q: %w", spec.Name, err)
-	}
-	return slices.Equal(labels, old.Labels), nil
 }
 
 // restartKeys lists the settings in next that differ from running and only

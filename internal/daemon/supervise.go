@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/sdnotify"
 	"github.com/edged-io/edged/internal/statusapi"
 )
@@ -101,10 +102,10 @@ func summary(s statusapi.Snapshot) string {
 	var others []string
 	for _, n := range names {
 		switch st := s.Cameras[n].State; st {
-		case "streaming":
+		case result.Streaming:
 			streaming++
 		default:
-			others = append(others, n+": "+st)
+			others = append(others, n+": "+string(st))
 		}
 	}
 	out := fmt.Sprintf("%d/%d cameras streaming", streaming, len(names))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/sdnotify"
 	"github.com/edged-io/edged/internal/statusapi"
 )
@@ -81,13 +82,13 @@ func TestSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	state, stuck := "starting", false
+	state, stuck := result.Starting, false
 	s := &supervisor{
 		notify: notify,
 		snapshot: func() statusapi.Snapshot {
 			mu.Lock()
 			defer mu.Unlock()
-			return statusapi.Snapshot{Cameras: map[string]statusapi.Camera{"door": {State: state}}}
+			return statusapi.Snapshot{Cameras: map[string]result.Status{"door": {State: state}}}
 		},
 		stalls: func(time.Time, time.Duration) []string {
 			mu.Lock()
@@ -134,7 +135,7 @@ func TestSupervisor(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	s := statusapi.Snapshot{
-		Cameras: map[string]statusapi.Camera{"a": {State: "streaming"}, "b": {State: "reconnecting"}, "c": {State: "streaming"}},
+		Cameras: map[string]result.Status{"a": {State: "streaming"}, "b": {State: "reconnecting"}, "c": {State: "streaming"}},
 		Broker:  &statusapi.Broker{Connected: false, Ready: true},
 	}
 	if got, want := summary(s), "2/3 cameras streaming (b: reconnecting); broker away, results queued"; got != want {

@@ -22,7 +22,7 @@ import (
 	"periph.io/x/host/v3"
 
 	"github.com/edged-io/edged/internal/config"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // pollEvery bounds how long an input's watcher waits for an edge before it
@@ -80,7 +80,7 @@ type statusLED struct {
 	pin    gpio.PinOut
 	invert bool
 	on     bool
-	health Health
+	health result.Health
 }
 
 // New resolves and sets up the pins of cfg: inputs with their pull and edge
@@ -96,7 +96,7 @@ func New(cfg config.GPIO, opts Options) (*Controller, error) {
 		c.clock = clockwork.NewRealClock()
 	}
 	if c.health == nil {
-		c.health = HealthFunc(func() Health { return Healthy })
+		c.health = HealthFunc(func() result.Health { return result.Healthy })
 	}
 	lookup := opts.Lookup
 	if lookup == nil {
@@ -162,7 +162,7 @@ func New(cfg config.GPIO, opts Options) (*Controller, error) {
 		if err != nil {
 			return nil, c.fail(err)
 		}
-		c.led = &statusLED{pin: p, invert: cfg.StatusLED.Invert, health: -1}
+		c.led = &statusLED{pin: p, invert: cfg.StatusLED.Invert} // no health yet: the first one is logged
 		if err := p.Out(level(false, c.led.invert)); err != nil {
 			return nil, c.fail(fmt.Errorf("gpio.status_led.pin: drive pin %s: %w", p, err))
 		}
@@ -224,7 +224,7 @@ func (c *Controller) Gate(camera string) *Gate { return c.gates[camera] }
 // Observe checks a result of camera against the output rules; a matching
 // result switches the outputs it matches on. It satisfies
 // pipeline.Observer and does not keep r.
-func (c *Controller) Observe(camera string, r *publish.Result) {
+func (c *Controller) Observe(camera string, r *result.Result) {
 	turnedOn := false
 	c.mu.Lock()
 	if !c.closed {
@@ -247,7 +247,7 @@ func (c *Controller) Observe(camera string, r *publish.Result) {
 
 // drive writes o's state to its pin; a failure is logged, not fatal: a
 // broken relay must not stop inference. The caller holds c.mu.
-func (c *Controller) drive(o *output, state, camera string, r *publish.Result) {
+func (c *Controller) drive(o *output, state, camera string, r *result.Result) {
 	attrs := []any{"field", o.field, "pin", o.pin.String(), "state", state}
 	if r != nil {
 		attrs = append(attrs, "camera", camera, "frame", r.Frame)
@@ -373,7 +373,7 @@ func (c *Controller) blink(elapsed time.Duration) {
 		return
 	}
 	if h != c.led.health {
-		c.log.Info("status led", "health", h.String())
+		c.log.Info("status led", "health", string(h))
 		c.led.health = h
 	}
 	on := ledOn(h, elapsed)

@@ -15,7 +15,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/edged-io/edged/internal/config"
-	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/result"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -253,11 +253,11 @@ func TestOutputFollowsResults(t *testing.T) {
 	}
 	relay, led := b["RELAY"], b["LED"]
 	run(t, c)
-	c.Observe("front", result(infer.Label{Label: "person", Score: 0.8}))
+	c.Observe("front", mkResult(result.Label{Label: "person", Score: 0.8}))
 	if relay.Read() != gpio.Low || led.Read() != gpio.Low {
 		t.Fatalf("after a person: relay %v (want low: inverted on), led %v (want low)", relay.Read(), led.Read())
 	}
-	c.Observe("front", result(infer.Label{Label: "dog", Score: 0.9})) // the LED's rule is for camera back
+	c.Observe("front", mkResult(result.Label{Label: "dog", Score: 0.9})) // the LED's rule is for camera back
 	if led.Read() != gpio.Low {
 		t.Fatal("LED on for a dog on the wrong camera")
 	}
@@ -269,7 +269,7 @@ func TestOutputFollowsResults(t *testing.T) {
 	fc.Advance(time.Millisecond)
 	eventually(t, "the relay to release", func() bool { return relay.Read() == gpio.High })
 
-	c.Observe("back", result(infer.Label{Label: "dog", Score: 0.9}))
+	c.Observe("back", mkResult(result.Label{Label: "dog", Score: 0.9}))
 	if led.Read() != gpio.High {
 		t.Fatal("LED not on for a dog on camera back")
 	}
@@ -279,7 +279,7 @@ func TestOutputFollowsResults(t *testing.T) {
 	if led.Read() != gpio.Low || relay.Read() != gpio.High {
 		t.Errorf("after Close: led %v relay %v, want both inactive (low, high)", led.Read(), relay.Read())
 	}
-	c.Observe("front", result(infer.Label{Label: "person", Score: 0.8}))
+	c.Observe("front", mkResult(result.Label{Label: "person", Score: 0.8}))
 	if relay.Read() != gpio.High {
 		t.Error("relay switched on after Close")
 	}
@@ -291,9 +291,10 @@ func TestOutputFollowsResults(t *testing.T) {
 func TestStatusLED(t *testing.T) {
 	b := newBoard("STATUS")
 	fc := clockwork.NewFakeClock()
-	var h atomic.Int32
+	var h atomic.Value // result.Health
+	h.Store(result.Healthy)
 	c, err := New(config.GPIO{StatusLED: config.StatusLED{Pin: "STATUS"}},
-		Options{Log: quiet, Lookup: b.lookup, Clock: fc, Health: HealthFunc(func() Health { return Health(h.Load()) })})
+		Options{Log: quiet, Lookup: b.lookup, Clock: fc, Health: HealthFunc(func() result.Health { return h.Load().(result.Health) })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,20 +307,20 @@ func TestStatusLED(t *testing.T) {
 		eventually(t, what, func() bool { return led.Read() == want })
 	}
 	waiters(t, fc, 1) // the LED ticker
-	h.Store(int32(Failed))
+	h.Store(result.Unhealthy)
 	// Fast blink: 100ms on, 100ms off, counted from Run's start.
 	fc.Advance(100 * time.Millisecond)
 	level(gpio.Low, "fast blink off at 100ms")
 	fc.Advance(100 * time.Millisecond)
 	level(gpio.High, "fast blink on at 200ms")
-	h.Store(int32(Degraded))
+	h.Store(result.Degraded)
 	fc.Advance(300 * time.Millisecond)
 	level(gpio.Low, "slow blink off at 500ms")
 	fc.Advance(500 * time.Millisecond)
 	level(gpio.High, "slow blink on at 1s")
 	fc.Advance(500 * time.Millisecond)
 	level(gpio.Low, "slow blink off at 1.5s")
-	h.Store(int32(Healthy))
+	h.Store(result.Healthy)
 	fc.Advance(50 * time.Millisecond) // a blinking LED would stay off until 2s
 	level(gpio.High, "steady on once healthy again")
 	c.Close()

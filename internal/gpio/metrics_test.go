@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edged-io/edged/internal/config"
-	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/result"
 )
 
 func TestMetrics(t *testing.T) {
@@ -26,7 +26,7 @@ func TestMetrics(t *testing.T) {
 	if err := c.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	c.Observe("front", result(infer.Label{Label: "person", Score: 0.9}))
+	c.Observe("front", mkResult(result.Label{Label: "person", Score: 0.9}))
 	want := `
 # HELP edged_gpio_input_active 1 while a GPIO input is active (after debounce), by pin.
 # TYPE edged_gpio_input_active gauge

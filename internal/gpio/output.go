@@ -8,7 +8,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"github.com/edged-io/edged/internal/config"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // rule matches results: a label in labels (any when empty) scoring at
@@ -19,7 +19,7 @@ type rule struct {
 	cameras  []string
 }
 
-func (r rule) match(camera string, res *publish.Result) bool {
+func (r rule) match(camera string, res *result.Result) bool {
 	if len(r.cameras) > 0 && !slices.Contains(r.cameras, camera) {
 		return false
 	}
@@ -56,7 +56,7 @@ func newOutput(field string, pin gpio.PinOut, c config.GPIOOutput) *output {
 }
 
 // observe takes one result at now; it reports whether the output turned on.
-func (o *output) observe(camera string, res *publish.Result, now time.Time) bool {
+func (o *output) observe(camera string, res *result.Result, now time.Time) bool {
 	for _, r := range o.rules {
 		if r.match(camera, res) {
 			o.lastMatch = now

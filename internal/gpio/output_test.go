@@ -8,34 +8,33 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/edged-io/edged/internal/config"
-	"github.com/edged-io/edged/internal/infer"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 )
 
-func result(labels ...infer.Label) *publish.Result {
-	return &publish.Result{Labels: labels}
+func mkResult(labels ...result.Label) *result.Result {
+	return &result.Result{Labels: labels}
 }
 
 func TestRuleMatch(t *testing.T) {
-	person := infer.Label{Label: "person", Score: 0.7}
-	dog := infer.Label{Label: "dog", Score: 0.4}
+	person := result.Label{Label: "person", Score: 0.7}
+	dog := result.Label{Label: "dog", Score: 0.4}
 	for _, tc := range []struct {
 		name   string
 		rule   rule
 		camera string
-		res    *publish.Result
+		res    *result.Result
 		want   bool
 	}{
-		{"label in set above threshold", rule{labels: []string{"person", "car"}, minScore: 0.6}, "front", result(person), true},
-		{"label in set below threshold", rule{labels: []string{"person"}, minScore: 0.8}, "front", result(person), false},
-		{"score equal to threshold", rule{labels: []string{"person"}, minScore: 0.7}, "front", result(person), true},
-		{"label not in set", rule{labels: []string{"cat"}, minScore: 0.1}, "front", result(person, dog), false},
-		{"second label matches", rule{labels: []string{"dog"}, minScore: 0.3}, "front", result(person, dog), true},
-		{"any label", rule{minScore: 0.5}, "front", result(dog, person), true},
-		{"any label, none high enough", rule{minScore: 0.9}, "front", result(dog, person), false},
-		{"camera in set", rule{labels: []string{"person"}, cameras: []string{"back", "front"}}, "front", result(person), true},
-		{"camera not in set", rule{labels: []string{"person"}, cameras: []string{"back"}}, "front", result(person), false},
-		{"no labels", rule{}, "front", result(), false},
+		{"label in set above threshold", rule{labels: []string{"person", "car"}, minScore: 0.6}, "front", mkResult(person), true},
+		{"label in set below threshold", rule{labels: []string{"person"}, minScore: 0.8}, "front", mkResult(person), false},
+		{"score equal to threshold", rule{labels: []string{"person"}, minScore: 0.7}, "front", mkResult(person), true},
+		{"label not in set", rule{labels: []string{"cat"}, minScore: 0.1}, "front", mkResult(person, dog), false},
+		{"second label matches", rule{labels: []string{"dog"}, minScore: 0.3}, "front", mkResult(person, dog), true},
+		{"any label", rule{minScore: 0.5}, "front", mkResult(dog, person), true},
+		{"any label, none high enough", rule{minScore: 0.9}, "front", mkResult(dog, person), false},
+		{"camera in set", rule{labels: []string{"person"}, cameras: []string{"back", "front"}}, "front", mkResult(person), true},
+		{"camera not in set", rule{labels: []string{"person"}, cameras: []string{"back"}}, "front", mkResult(person), false},
+		{"no labels", rule{}, "front", mkResult(), false},
 	} {
 		if got := tc.rule.match(tc.camera, tc.res); got != tc.want {
 			t.Errorf("%s: match = %v, want %v", tc.name, got, tc.want)
@@ -51,11 +50,11 @@ func TestOutputTiming(t *testing.T) {
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	cfg := config.GPIOOutput{MinOn: 2 * time.Second, HoldOff: 500 * time.Millisecond,
 		When: []config.GPIORule{{Labels: []string{"person"}, MinScore: 0.5}}}
-	hit, miss := result(infer.Label{Label: "person", Score: 0.9}), result(infer.Label{Label: "person", Score: 0.2})
+	hit, miss := mkResult(result.Label{Label: "person", Score: 0.9}), mkResult(result.Label{Label: "person", Score: 0.2})
 	type step struct {
 		ms   int
-		res  *publish.Result // nil: only time passes
-		want bool            // on after the step
+		res  *result.Result // nil: only time passes
+		want bool           // on after the step
 	}
 	for _, tc := range []struct {
 		name  string

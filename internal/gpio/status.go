@@ -1,39 +1,21 @@
 package gpio
 
-import "time"
+import (
+	"time"
 
-// Health is the daemon's state as the status LED shows it.
-type Health int
-
-// The states the status LED distinguishes.
-const (
-	Healthy  Health = iota // steady on
-	Degraded               // slow blink: running, but a camera or the broker is away
-	Failed                 // fast blink: nothing can produce results
+	"github.com/edged-io/edged/internal/result"
 )
-
-func (h Health) String() string {
-	switch h {
-	case Healthy:
-		return "healthy"
-	case Degraded:
-		return "degraded"
-	case Failed:
-		return "failed"
-	}
-	return "unknown"
-}
 
 // HealthSource tells the status LED what to show.
 type HealthSource interface {
-	Health() Health
+	Health() result.Health
 }
 
 // HealthFunc adapts a function to HealthSource.
-type HealthFunc func() Health
+type HealthFunc func() result.Health
 
 // Health calls f.
-func (f HealthFunc) Health() Health { return f() }
+func (f HealthFunc) Health() result.Health { return f() }
 
 // Blink half-periods: the LED is on for one half-period, then off for one.
 const (
@@ -44,11 +26,11 @@ const (
 
 // ledOn is the status LED's state for health h, elapsed time into the
 // pattern.
-func ledOn(h Health, elapsed time.Duration) bool {
+func ledOn(h result.Health, elapsed time.Duration) bool {
 	switch h {
-	case Healthy:
+	case result.Healthy:
 		return true
-	case Degraded:
+	case result.Degraded:
 		return (elapsed/slowBlink)%2 == 0
 	default:
 		return (elapsed/fastBlink)%2 == 0

@@ -11,6 +11,8 @@ package infer
 import (
 	"errors"
 	"fmt"
+
+	"github.com/edged-io/edged/internal/modelfile"
 )
 
 // DType is the element type of a tensor.
@@ -52,6 +54,39 @@ func (d DType) String() string {
 	default:
 		return "other"
 	}
+}
+
+// ParseDType returns the type whose String is name (as modelfile names a
+// tensor's type), or DTypeOther.
+func ParseDType(name string) DType {
+	for d := DTypeFloat32; d <= DTypeBool; d++ {
+		if d.String() == name {
+			return d
+		}
+	}
+	return DTypeOther
+}
+
+// tfliteTypes are TFLite's TfLiteType codes (c_api_types.h), which LiteRT's
+// LiteRtElementType shares: the type each code maps to, and its name.
+var tfliteTypes = [...]struct {
+	dtype DType
+	name  string
+}{
+	{DTypeOther, "notype"}, {DTypeFloat32, "float32"}, {DTypeInt32, "int32"}, {DTypeUint8, "uint8"},
+	{DTypeInt64, "int64"}, {DTypeOther, "string"}, {DTypeBool, "bool"}, {DTypeInt16, "int16"},
+	{DTypeOther, "complex64"}, {DTypeInt8, "int8"}, {DTypeFloat16, "float16"}, {DTypeOther, "float64"},
+	{DTypeOther, "complex128"}, {DTypeOther, "uint64"}, {DTypeOther, "resource"}, {DTypeOther, "variant"},
+	{DTypeOther, "uint32"}, {DTypeOther, "uint16"}, {DTypeOther, "int4"}, {DTypeOther, "bfloat16"},
+}
+
+// TFLiteType returns the type and name of a TfLiteType (or
+// LiteRtElementType) code; an unknown code is DTypeOther named type_<code>.
+func TFLiteType(code int) (DType, string) {
+	if code >= 0 && code < len(tfliteTypes) {
+		return tfliteTypes[code].dtype, tfliteTypes[code].name
+	}
+	return DTypeOther, fmt.Sprintf("type_%d", code)
 }
 
 // Size returns the size in bytes of one element, or 0 when unknown.
@@ -112,8 +147,11 @@ type Options struct {
 type Engine interface {
 	// Name identifies the engine and its runtime version, e.g. "tflite 2.9.0".
 	Name() string
-	// Load reads and checks a model file and prepares it for sessions.
-	Load(path string, opts Options) (Model, error)
+	// Load prepares a model for sessions from its file's bytes, already
+	// read and checked by modelfile.Parse (info). The model may keep data
+	// until Close; the caller does not change it. Errors do not name the
+	// file: the caller does (Registry, LoadFile).
+	Load(data []byte, info *modelfile.Info, opts Options) (Model, error)
 }
 
 // Model is a loaded model shared by every session opened on it.

@@ -4,14 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-)
 
-// Label is one entry of a classification result.
-type Label struct {
-	Label string  `json:"label"`
-	Index int     `json:"index"`
-	Score float32 `json:"score"`
-}
+	"github.com/edged-io/edged/internal/result"
+)
 
 // PostConfig configures how a model's score output becomes labels.
 type PostConfig struct {
@@ -107,7 +102,7 @@ func (p *Postprocessor) Classes() int { return len(p.scores) }
 // TopK dequantizes raw (the output tensor's bytes), applies softmax where
 // configured, and appends up to TopK labels scoring at least the threshold,
 // best first, to dst[:0].
-func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
+func (p *Postprocessor) TopK(raw []byte, dst []result.Label) ([]result.Label, error) {
 	n := len(p.scores)
 	if len(raw) != n*p.out.Type.Size() {
 		return dst[:0], fmt.Errorf("output tensor %q: %d bytes, want %d", p.out.Name, len(raw), n*p.out.Type.Size())
@@ -141,7 +136,7 @@ func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
 			continue
 		}
 		if len(dst) < p.cfg.TopK {
-			dst = append(dst, Label{})
+			dst = append(dst, result.Label{})
 		}
 		// insertion into the sorted, bounded list
 		j := len(dst) - 1
@@ -149,7 +144,7 @@ func (p *Postprocessor) TopK(raw []byte, dst []Label) ([]Label, error) {
 			dst[j] = dst[j-1]
 			j--
 		}
-		dst[j] = Label{Label: p.names[i], Index: i, Score: v}
+		dst[j] = result.Label{Label: p.names[i], Index: i, Score: v}
 	}
 	// Rank on the model's own values, then report scores in [0,1].
 	for k := range dst {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"testing"
+
+	"github.com/edged-io/edged/internal/result"
 )
 
 func f32(vals ...float32) []byte {
@@ -134,7 +136,7 @@ func TestTopKOrderAndNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	nan := float32(math.NaN())
-	got, _ := p.TopK(f32(0.1, nan, 0.4, 0.3, 0.05, 0.15), make([]Label, 0, 3))
+	got, _ := p.TopK(f32(0.1, nan, 0.4, 0.3, 0.05, 0.15), make([]result.Label, 0, 3))
 	want := []int{2, 3, 5}
 	if len(got) != 3 {
 		t.Fatalf("got %+v, want indexes %v", got, want)
@@ -169,7 +171,7 @@ func TestTopKAllocations(t *testing.T) {
 		if typ == DTypeFloat32 {
 			raw = f32(make([]float32, 1000)...)
 		}
-		dst := make([]Label, 0, 5)
+		dst := make([]result.Label, 0, 5)
 		if n := testing.AllocsPerRun(100, func() { dst, _ = p.TopK(raw, dst) }); n != 0 {
 			t.Errorf("%s: %v allocations per TopK, want 0", typ, n)
 		}
@@ -186,7 +188,7 @@ func BenchmarkTopK(b *testing.B) {
 	for i := range raw {
 		raw[i] = byte(i % 7)
 	}
-	dst := make([]Label, 0, 5)
+	dst := make([]result.Label, 0, 5)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		dst, _ = p.TopK(raw, dst)

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edged-io/edged/internal/result"
 )
 
 // Namespace prefixes every edged metric name.
@@ -39,19 +41,8 @@ type BuildInfo struct {
 	Version string
 }
 
-// CameraSample is one camera's capture counters and state at scrape time.
-type CameraSample struct {
-	Name         string
-	State        string // starting, streaming, reconnecting, ended, failed
-	Captured     uint64
-	Dropped      uint64 // frames replaced by newer ones before inference
-	Skipped      uint64 // frames skipped by the rate cap
-	Reconnects   uint64
-	DecodeErrors uint64
-}
-
-// CameraStates lists the cameras' samples; the daemon provides it.
-type CameraStates func() []CameraSample
+// CameraStates returns every camera's status by name; the daemon provides it.
+type CameraStates func() map[string]result.Status
 
 // Metrics is the set of edged's own metrics and their registry.
 type Metrics struct {
@@ -198,9 +189,6 @@ var (
 		"The camera's capture state: 1 for the current state, 0 for the others.", []string{"camera", "state"}, nil)
 )
 
-// cameraStates are the states edged_camera_state reports, in order.
-var cameraStates = []string{"starting", "streaming", "reconnecting", "ended", "failed"}
-
 func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCaptured, descDropped, descSkipped, descReconnects, descDecodeErrors, descState} {
 		ch <- d
@@ -208,18 +196,18 @@ func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range c.states() {
-		ch <- prometheus.MustNewConstMetric(descCaptured, prometheus.CounterValue, float64(s.Captured), s.Name)
-		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
-		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), s.Name)
-		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(s.Reconnects), s.Name)
-		ch <- prometheus.MustNewConstMetric(descDecodeErrors, prometheus.CounterValue, float64(s.DecodeErrors), s.Name)
-		for _, st := range cameraStates {
+	for name, s := range c.states() {
+		ch <- prometheus.MustNewConstMetric(descCaptured, prometheus.CounterValue, float64(s.Captured), name)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name)
+		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name)
+		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(s.Reconnects), name)
+		ch <- prometheus.MustNewConstMetric(descDecodeErrors, prometheus.CounterValue, float64(s.DecodeErrors), name)
+		for _, st := range result.States {
 			v := 0.0
 			if st == s.State {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, s.Name, st)
+			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, name, string(st))
 		}
 	}
 }

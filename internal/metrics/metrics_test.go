@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edged-io/edged/internal/result"
 )
 
 func scrape(t *testing.T, m *Metrics) string {
@@ -32,8 +34,8 @@ func TestExposition(t *testing.T) {
 	c.Inferred.Inc()
 	c.Published.Inc()
 	Observe(c.Infer, 4*time.Millisecond)
-	m.WatchCameras(func() []CameraSample {
-		return []CameraSample{{Name: "door", State: "reconnecting", Captured: 10, Dropped: 3, Reconnects: 2}}
+	m.WatchCameras(func() map[string]result.Status {
+		return map[string]result.Status{"door": {State: "reconnecting", Captured: 10, Dropped: 3, Reconnects: 2}}
 	})
 	out := scrape(t, m)
 	for _, want := range []string{

@@ -1,5 +1,6 @@
-// Package outbox is edged's persistent outbound queue. Results are encoded
-// when they are accepted (boot, per-camera seq and ts fixed then), committed
+// Package outbox is edged's persistent outbound queue. It stores the
+// messages of publish.Sink (encoded once when accepted, so boot, per-camera
+// seq and ts are fixed then) without interpreting them; they are committed
 // to a bbolt file in groups (one commit, and so one pair of fsyncs, for
 // every result that arrived while the previous commit ran), and delivered
 // in order by one goroutine that deletes each item once the broker has
@@ -45,7 +46,8 @@ const (
 )
 
 // Sender delivers one payload and returns once the broker acknowledged it
-// (PUBACK at QoS 1). *publish.Publisher is the production Sender.
+// (PUBACK at QoS 1). *mqtt.Publisher (internal/publish/mqtt) is the
+// production Sender.
 type Sender interface {
 	Send(ctx context.Context, topic string, payload []byte) error
 	Connected() bool
@@ -60,9 +62,6 @@ type Options struct {
 	// MemoryBytes bounds the memory lane used while the disk refuses
 	// commits. Zero means min(MaxBytes, 8 MiB).
 	MemoryBytes int64
-	Device      string
-	Boot        string
-	Topic       func(camera string) string // the result topic of a camera
 	Log         *slog.Logger
 	Metrics     *Metrics // nil: metrics nobody reads
 	// LogEvery is the least time between two log lines about drops or
@@ -95,8 +94,8 @@ type request struct {
 	done chan struct{}
 }
 
-// Outbox is a persistent outbound queue. Publish (a pipeline.Sink) accepts
-// results; Run delivers them; Close closes the file.
+// Outbox is a persistent outbound queue. Write (a publish.Output) accepts
+// messages; Run delivers them; Close closes the file.
 type Outbox struct {
 	opts Options
 	db   *bolt.DB
@@ -109,11 +108,6 @@ type Outbox struct {
 	stop    chan struct{}
 	stopped chan struct{}
 
-	encMu    sync.Mutex // accept side: encoder, seq and last label per camera
-	enc      publish.Encoder
-	seq      map[string]uint64
-	lastTop  map[string]string
-	topics   map[string]string
 	closeMu  sync.RWMutex
 	isClosed bool
 
@@ -159,9 +153,6 @@ func Open(opts Options) (*Outbox, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
-	if opts.Topic == nil {
-		opts.Topic = func(camera string) string { return "edged/" + opts.Device + "/" + camera + "/result" }
-	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("queue.path %s: %w", opts.Path, err)
 	}
@@ -180,9 +171,7 @@ func Open(opts Options) (*Outbox, error) {
 	}
 	o := &Outbox{opts: opts, db: db, log: opts.Log.With("queue", opts.Path), met: opts.Metrics,
 		reqs: make(chan *request, 256), acked: make(chan uint64, 1024), wake: make(chan struct{}, 1),
-		stop: make(chan struct{}), stopped: make(chan struct{}),
-		enc: publish.Encoder{Device: opts.Device, Boot: opts.Boot}, seq: map[string]uint64{},
-		lastTop: map[string]string{}, topics: map[string]string{}}
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	o.drops = dropLog{log: o.log, every: opts.LogEvery, counts: map[string]int{}}
 	if err := o.load(); err != nil {
 		db.Close()
@@ -273,32 +262,18 @@ func keyBytes(k uint64) []byte {
 	return b[:]
 }
 
-// Publish accepts r for camera: it is encoded now (seq, ts), committed
-// with whatever else arrived meanwhile, and queued for delivery. It
-// returns once the commit is done (or, when the disk refused it, once the
-// result is in the memory lane); it keeps nothing of r.
-func (o *Outbox) Publish(_ context.Context, camera string, r *publish.Result) error {
+// Write accepts m: it is committed with whatever else arrived meanwhile
+// and queued for delivery. It returns once the commit is done (or, when
+// the disk refused it, once the message is in the memory lane); it keeps
+// nothing of m.
+func (o *Outbox) Write(_ context.Context, m publish.Message) error {
 	o.closeMu.RLock()
 	defer o.closeMu.RUnlock()
 	if o.isClosed {
 		return errors.New("queue: closed")
 	}
-	o.encMu.Lock()
-	topic, ok := o.topics[camera]
-	if !ok {
-		topic = o.opts.Topic(camera)
-		o.topics[camera] = topic
-	}
-	o.seq[camera]++
-	top := ""
-	if len(r.Labels) > 0 {
-		top = r.Labels[0].Label
-	}
-	prev, seen := o.lastTop[camera]
-	o.lastTop[camera] = top
-	it := item{accepted: time.Now().UnixNano(), change: !seen || prev != top, topic: topic}
-	data := encode(&it, o.enc.Encode(camera, o.seq[camera], r))
-	o.encMu.Unlock()
+	it := item{accepted: time.Now().UnixNano(), change: m.Change, topic: m.Topic}
+	data := encode(&it, m.Payload)
 	it.size = int64(len(data) + 8)
 	req := &request{it: it, data: data, done: make(chan struct{})}
 	o.reqs <- req

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,9 +22,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/edged-io/edged/internal/config"
-	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/mqtttest"
 	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/publish/mqtt"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // The queue's tests deliver to a real mosquitto through the real
@@ -40,9 +42,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func open(t testing.TB, path string, mod func(*Options)) *Outbox {
+// testQueue is an outbox behind the sink the daemon puts in front of it:
+// Publish encodes and numbers a result for the queue, as in edged.
+type testQueue struct {
+	*Outbox
+	sink *publish.Sink
+	boot string
+}
+
+// Publish hands r for camera to the queue through the sink.
+func (q *testQueue) Publish(ctx context.Context, camera string, r *result.Result) error {
+	return q.sink.Publish(ctx, camera, r)
+}
+
+// open opens the queue at path for device "dev" with a new boot id.
+func open(t testing.TB, path string, mod func(*Options)) *testQueue {
 	t.Helper()
-	o := Options{Path: path, MaxBytes: 1 << 20, Policy: DropOldest, Device: "dev", Boot: publish.NewBootID(), Log: testLog(t)}
+	o := Options{Path: path, MaxBytes: 1 << 20, Policy: DropOldest, Log: testLog(t)}
 	if mod != nil {
 		mod(&o)
 	}
@@ -50,22 +66,24 @@ func open(t testing.TB, path string, mod func(*Options)) *Outbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return q
+	boot := publish.NewBootID()
+	return &testQueue{Outbox: q, boot: boot,
+		sink: publish.NewSink(publish.Identity{Device: "dev", Boot: boot, TopicPrefix: "edged"}, q)}
 }
 
-func result(frame uint64, label string) *publish.Result {
-	return &publish.Result{Frame: frame, Captured: time.Now(), Model: publish.ModelRef{Name: "m", SHA256: "0123456789ab"},
-		Labels: []infer.Label{{Label: label, Index: 1, Score: 0.9}}}
+func mkResult(frame uint64, label string) *result.Result {
+	return &result.Result{Frame: frame, Captured: time.Now(), Model: result.ModelRef{Name: "m", SHA256: "0123456789ab"},
+		Labels: []result.Label{{Label: label, Index: 1, Score: 0.9}}}
 }
 
 // deliver runs the queue's delivery to a real broker until it is empty,
 // and returns the payloads a subscriber received.
-func deliver(t *testing.T, q *Outbox, want int) []publish.Payload {
+func deliver(t *testing.T, q *testQueue, want int) []publish.Payload {
 	t.Helper()
 	b := mqtttest.Start(t)
 	sub := mqtttest.Subscribe(t, b.Addr, "edged/#")
-	pub, err := publish.New(config.Broker{URL: b.URL(), QoS: 1, TopicPrefix: "edged", KeepAlive: 30 * time.Second,
-		ConnectTimeout: 5 * time.Second}, "dev", "sender", testLog(t))
+	pub, err := mqtt.New(config.Broker{URL: b.URL(), QoS: 1, TopicPrefix: "edged", KeepAlive: 30 * time.Second,
+		ConnectTimeout: 5 * time.Second}, "dev", testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,14 +132,14 @@ func TestOrderAcrossReopen(t *testing.T) {
 	var ts []time.Time
 	for i := 1; i <= 50; i++ {
 		for _, cam := range []string{"a", "b"} {
-			r := result(uint64(i), "x")
+			r := mkResult(uint64(i), "x")
 			ts = append(ts, r.Captured)
 			if err := q.Publish(ctx, cam, r); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	boot := q.opts.Boot
+	boot := q.boot
 	if s := q.Stats(); s.Depth != 100 || s.MemoryDepth != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -129,7 +147,7 @@ func TestOrderAcrossReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	q = open(t, path, nil)
-	if q.opts.Boot == boot {
+	if q.boot == boot {
 		t.Fatal("same boot")
 	}
 	got := deliver(t, q, 100)
@@ -151,10 +169,10 @@ func TestOrderAcrossReopen(t *testing.T) {
 }
 
 // fill accepts n results for camera "c" whose top labels come from label.
-func fill(t *testing.T, q *Outbox, n int, label func(i int) string) {
+func fill(t *testing.T, q *testQueue, n int, label func(i int) string) {
 	t.Helper()
 	for i := 1; i <= n; i++ {
-		if err := q.Publish(context.Background(), "c", result(uint64(i), label(i))); err != nil {
+		if err := q.Publish(context.Background(), "c", mkResult(uint64(i), label(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -349,7 +367,7 @@ func TestChildWriter(t *testing.T) {
 	q := open(t, path, func(o *Options) { o.Log = slog.New(slog.NewTextHandler(io.Discard, nil)) })
 	w := bufio.NewWriter(os.Stdout)
 	for i := uint64(1); ; i++ {
-		if err := q.Publish(context.Background(), "c", result(i, "x")); err != nil {
+		if err := q.Publish(context.Background(), "c", mkResult(i, "x")); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(w, "accepted %d\n", i)
@@ -369,10 +387,14 @@ func BenchmarkAccept(b *testing.B) {
 			defer q.Close()
 			b.SetParallelism(par)
 			b.ResetTimer()
+			var cams atomic.Int32
 			b.RunParallel(func(pb *testing.PB) {
-				r := result(1, "x")
+				// A camera per publisher, as in edged: one camera's results
+				// are written one after another.
+				cam := fmt.Sprint("c", cams.Add(1))
+				r := mkResult(1, "x")
 				for pb.Next() {
-					if err := q.Publish(context.Background(), "c", r); err != nil {
+					if err := q.Publish(context.Background(), cam, r); err != nil {
 						b.Error(err)
 						return
 					}

@@ -20,7 +20,7 @@ import (
 	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/metrics"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
 
@@ -28,14 +28,14 @@ import (
 // reuses its results).
 type collect struct {
 	mu      sync.Mutex
-	results []publish.Result
+	results []result.Result
 }
 
-func (c *collect) Publish(_ context.Context, _ string, r *publish.Result) error {
+func (c *collect) Publish(_ context.Context, _ string, r *result.Result) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cp := *r
-	cp.Labels = append([]infer.Label(nil), r.Labels...)
+	cp.Labels = append([]result.Label(nil), r.Labels...)
 	c.results = append(c.results, cp)
 	return nil
 }
@@ -57,7 +57,7 @@ func TestGPIOGateAndOutput(t *testing.T) {
 	if err := samplevideo.Write(video, []string{photo}, samplevideo.Options{Width: 224, Height: 224, FPS: 5, FramesPerPhoto: frames}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := LoadModel(e, ModelSpec{Name: "default", Path: defaultModel, Post: infer.PostConfig{TopK: 3}})
+	m, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "default", Path: defaultModel, Post: infer.PostConfig{TopK: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,17 @@ package pipeline
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/modelfile"
 	"github.com/edged-io/edged/internal/preprocess"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // ModelSpec says which model file to load and how to feed and read it.
@@ -30,30 +30,37 @@ type ModelSpec struct {
 type Model struct {
 	Name   string
 	Path   string
-	Ref    publish.ModelRef
+	Ref    result.ModelRef
 	Info   *modelfile.Info
 	Labels []string
 	Post   infer.PostConfig
 	Norm   preprocess.Norm
 	BGR    bool
 
-	m infer.Model
+	l *infer.Loaded // shared with every Model on the same bytes and options
 }
 
-// LoadModel checks and loads a model with engine, reads its labels and
+// LoadModel loads a model through reg (the file is read once; a file
+// already loaded with the same options is shared), reads its labels and
 // checks that they match its score output.
-func LoadModel(engine infer.Engine, spec ModelSpec) (*Model, error) {
-	data, err := os.ReadFile(spec.Path)
+func LoadModel(reg *infer.Registry, spec ModelSpec) (*Model, error) {
+	l, err := reg.Load(spec.Path, spec.Options)
 	if err != nil {
 		return nil, fmt.Errorf("model %q: %w", spec.Name, err)
 	}
-	info, err := modelfile.Parse(data)
+	m, err := newModel(l, spec)
 	if err != nil {
-		return nil, fmt.Errorf("model %q: %s: %w", spec.Name, spec.Path, err)
+		l.Release()
+		return nil, err
 	}
-	sum := sha256.Sum256(data)
+	return m, nil
+}
+
+func newModel(l *infer.Loaded, spec ModelSpec) (*Model, error) {
+	info := l.Info
 	labels := info.Labels
 	if spec.LabelsPath != "" {
+		var err error
 		if labels, err = ReadLabels(spec.LabelsPath); err != nil {
 			return nil, fmt.Errorf("model %q: %w", spec.Name, err)
 		}
@@ -74,21 +81,25 @@ func LoadModel(engine infer.Engine, spec ModelSpec) (*Model, error) {
 		}
 		return nil, fmt.Errorf("model %q: %s has %d labels but the model scores %d classes", spec.Name, src, len(labels), n)
 	}
-	m, err := engine.Load(spec.Path, spec.Options)
-	if err != nil {
-		return nil, fmt.Errorf("model %q: %w", spec.Name, err)
-	}
 	post := spec.Post
 	post.Labels = labels
 	return &Model{
 		Name: spec.Name, Path: spec.Path, Info: info, Labels: labels, Post: post,
-		Norm: spec.Norm, BGR: spec.BGR, m: m,
-		Ref: publish.ModelRef{Name: spec.Name, SHA256: hex.EncodeToString(sum[:])[:12]},
+		Norm: spec.Norm, BGR: spec.BGR, l: l,
+		Ref: result.ModelRef{Name: spec.Name, SHA256: l.SHA256[:12]},
 	}, nil
 }
 
+// Same reports whether m and o run the same model file content with the
+// same options, labels and pre- and post-processing: a reload that loads
+// o where m runs changes nothing.
+func (m *Model) Same(o *Model) bool {
+	return m.l == o.l && m.Name == o.Name && m.Path == o.Path && m.BGR == o.BGR && m.Norm == o.Norm &&
+		slices.Equal(m.Labels, o.Labels) && reflect.DeepEqual(m.Post, o.Post)
+}
+
 // Close releases the model; close it after every pipeline using it.
-func (m *Model) Close() error { return m.m.Close() }
+func (m *Model) Close() error { return m.l.Release() }
 
 // ReadLabels reads a labels file: one label per line, blank trailing lines
 // ignored.

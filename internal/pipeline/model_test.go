@@ -27,7 +27,7 @@ const defaultModel = "../../models/efficientnet_lite0_int8.tflite"
 
 func TestLoadModelLabels(t *testing.T) {
 	e := engine(t)
-	m, err := LoadModel(e, ModelSpec{Name: "d", Path: defaultModel})
+	m, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "d", Path: defaultModel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +38,11 @@ func TestLoadModelLabels(t *testing.T) {
 	dir := t.TempDir()
 	short := filepath.Join(dir, "labels.txt")
 	os.WriteFile(short, []byte("cat\ndog\n\n"), 0o644)
-	_, err = LoadModel(e, ModelSpec{Name: "d", Path: defaultModel, LabelsPath: short})
+	_, err = LoadModel(infer.NewRegistry(e), ModelSpec{Name: "d", Path: defaultModel, LabelsPath: short})
 	if err == nil || !strings.Contains(err.Error(), short) || !strings.Contains(err.Error(), "2 labels") || !strings.Contains(err.Error(), "1000 classes") {
 		t.Errorf("got %v, want an error naming %s, 2 labels and 1000 classes", err, short)
 	}
-	_, err = LoadModel(e, ModelSpec{Name: "d", Path: filepath.Join(dir, "missing.tflite")})
+	_, err = LoadModel(infer.NewRegistry(e), ModelSpec{Name: "d", Path: filepath.Join(dir, "missing.tflite")})
 	if err == nil || !strings.Contains(err.Error(), "missing.tflite") {
 		t.Errorf("missing model: %v", err)
 	}

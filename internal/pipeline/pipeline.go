@@ -17,16 +17,17 @@ import (
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/preprocess"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // Sink receives the results that pass a camera's filter, in order per camera.
-// *publish.Publisher is the MQTT sink; others (stdout) may be combined.
+// *publish.Sink is the production one: it encodes each result once for the
+// queue, MQTT and stdout.
 //
 // r and its labels belong to the pipeline, which reuses them for a later
 // frame once Publish returns: a sink encodes or copies what it keeps.
 type Sink interface {
-	Publish(ctx context.Context, camera string, r *publish.Result) error
+	Publish(ctx context.Context, camera string, r *result.Result) error
 }
 
 // queued is how many results wait for a camera's publishing goroutine
@@ -37,7 +38,7 @@ const queued = 64
 type CameraSpec struct {
 	Camera camera.Config // source, rate cap, ROI/resize (the resize size is filled in from the model)
 	Model  *Model        // the model this camera's frames go through
-	Filter publish.FilterConfig
+	Filter FilterConfig
 	Gate   Gate // nil: every frame is inferred
 }
 
@@ -51,21 +52,7 @@ type Gate interface {
 // output rules). It is called from the camera's inference goroutine, so it
 // must not block, and it must not keep the result.
 type Observer interface {
-	Observe(camera string, r *publish.Result)
-}
-
-// Multi is a Sink that hands each result to every sink in turn.
-type Multi []Sink
-
-// Publish hands r to each sink; it returns the errors of those that failed.
-func (m Multi) Publish(ctx context.Context, camera string, r *publish.Result) error {
-	var errs []error
-	for _, s := range m {
-		if err := s.Publish(ctx, camera, r); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	Observe(camera string, r *result.Result)
 }
 
 // Options configure a pipeline run.
@@ -137,8 +124,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 // States reports each camera's capture state, by camera name.
-func (p *Pipeline) States() map[string]camera.Status {
-	out := make(map[string]camera.Status, len(p.workers))
+func (p *Pipeline) States() map[string]result.Status {
+	out := make(map[string]result.Status, len(p.workers))
 	for _, w := range p.workers {
 		out[w.name] = w.cam.State()
 	}
@@ -192,19 +179,19 @@ type worker struct {
 	// the infer loop hands it on through nextFilter so that it applies from
 	// the first result inferred after the reload, not to results queued
 	// before it.
-	pendingFilter *publish.Filter
-	filterCfg     publish.FilterConfig // what the newest filter was made from (TopK filled in)
+	pendingFilter *Filter
+	filterCfg     FilterConfig // what the newest filter was made from (TopK filled in)
 	nextFilter    atomic.Pointer[filterSwap]
 	// filter is the publish filter and taken the number of results it has
 	// been given: both belong to the publishing goroutine.
-	filter *publish.Filter
+	filter *Filter
 	taken  uint64
 	sink   Sink
 	drain  time.Duration
 	met    *metrics.Camera
 	// free holds the camera's reusable results: every result is either
 	// here, being filled by the infer loop, queued, or being published.
-	free chan *publish.Result
+	free chan *result.Result
 	// inferSince is when the running convert, invoke and post-processing
 	// began (unix ns); 0 when the infer loop is not inside one.
 	inferSince atomic.Int64
@@ -236,9 +223,9 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	cfg := spec.Camera
 	cfg.Spec.Width, cfg.Spec.Height = wd, h
 	cfg.Spec.BGR = spec.Model.BGR
-	w.free = make(chan *publish.Result, queued+2)
+	w.free = make(chan *result.Result, queued+2)
 	for range cap(w.free) {
-		w.free <- &publish.Result{Labels: make([]infer.Label, 0, max(spec.Model.Post.TopK, 1))}
+		w.free <- &result.Result{Labels: make([]result.Label, 0, max(spec.Model.Post.TopK, 1))}
 	}
 	if w.filterCfg, w.filter, err = newFilter(name, spec.Filter, spec.Model); err != nil {
 		st.sess.Close()
@@ -262,7 +249,7 @@ func (w *worker) run(ctx context.Context) error {
 	// Results wait here for the publishing goroutine; inference never waits
 	// on the network unless the queue is full (then it back-pressures and
 	// nothing is dropped).
-	results := make(chan *publish.Result, queued)
+	results := make(chan *result.Result, queued)
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- w.publishLoop(ctx, results) }()
 
@@ -280,8 +267,8 @@ func (w *worker) run(ctx context.Context) error {
 // inferLoop takes frames, converts them straight into the session's input
 // tensor, invokes the model and queues the result. In the steady state it
 // allocates nothing: frames and results are reused.
-func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) error {
-	var r *publish.Result
+func (w *worker) inferLoop(ctx context.Context, out chan<- *result.Result) error {
+	var r *result.Result
 	var queuedN uint64 // results handed to the publishing goroutine
 	for {
 		if r == nil {
@@ -321,7 +308,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			err = w.sess.Invoke()
 		}
 		if err == nil {
-			*r = publish.Result{
+			*r = result.Result{
 				Frame:    f.Number,
 				Captured: f.Captured,
 				File:     f.File,
@@ -341,7 +328,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 			w.cam.Release(f)
 			continue
 		}
-		r.Latency = publish.Latency{
+		r.Latency = result.Latency{
 			Capture:    f.ReadDur,
 			Preprocess: f.ResizeDur + t1.Sub(t0),
 			Infer:      t2.Sub(t1),
@@ -367,7 +354,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *publish.Result) erro
 
 // publishLoop applies the camera's filter and hands results to the sink. At
 // shutdown it drains what is queued within the drain timeout.
-func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) error {
+func (w *worker) publishLoop(ctx context.Context, in <-chan *result.Result) error {
 	// Once ctx ends, what is still queued gets the drain timeout to reach
 	// the sink, so results already inferred are not lost on shutdown.
 	drainCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -385,7 +372,7 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan *publish.Result) err
 }
 
 // publish hands r to the sink if the camera's filter lets it through.
-func (w *worker) publish(ctx context.Context, r *publish.Result) {
+func (w *worker) publish(ctx context.Context, r *result.Result) {
 	t0 := time.Now()
 	if s := w.nextFilter.Load(); s != nil && w.taken >= s.from {
 		// The first result inferred after a reload: its publish settings

@@ -13,7 +13,7 @@ import (
 	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/preprocess"
-	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
 
@@ -21,12 +21,12 @@ import (
 // reuses results after Publish returns).
 type recorder struct {
 	mu  sync.Mutex
-	got []publish.Result
+	got []result.Result
 }
 
-func (r *recorder) Publish(_ context.Context, _ string, res *publish.Result) error {
+func (r *recorder) Publish(_ context.Context, _ string, res *result.Result) error {
 	c := *res
-	c.Labels = append([]infer.Label(nil), res.Labels...)
+	c.Labels = append([]result.Label(nil), res.Labels...)
 	r.mu.Lock()
 	r.got = append(r.got, c)
 	r.mu.Unlock()
@@ -63,7 +63,7 @@ func cameraSpec(name, source string, loop bool, m *Model) CameraSpec {
 // engine and the default model; every frame arrives, in order, with the
 // photo's class on top, although results are reused across frames.
 func TestEveryFrameInOrder(t *testing.T) {
-	m, err := LoadModel(engine(t), ModelSpec{Name: "default", Path: defaultModel, Options: infer.Options{Threads: 1},
+	m, err := LoadModel(infer.NewRegistry(engine(t)), ModelSpec{Name: "default", Path: defaultModel, Options: infer.Options{Threads: 1},
 		Post: infer.PostConfig{TopK: 3}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ type counter struct {
 	overhead []time.Duration // preallocated; written by the publishing goroutine only
 }
 
-func (c *counter) Publish(_ context.Context, _ string, r *publish.Result) error {
+func (c *counter) Publish(_ context.Context, _ string, r *result.Result) error {
 	if len(c.overhead) < cap(c.overhead) {
 		c.overhead = append(c.overhead, time.Since(r.Captured)-r.Latency.Infer)
 	}
@@ -116,7 +116,7 @@ func (c *counter) Publish(_ context.Context, _ string, r *publish.Result) error 
 // overhead-ms-p50 the median time a result spends outside the model
 // between capture and the sink.
 func BenchmarkSteadyState(b *testing.B) {
-	m, err := LoadModel(engine(b), ModelSpec{Name: "default", Path: defaultModel, Options: infer.Options{Threads: 1},
+	m, err := LoadModel(infer.NewRegistry(engine(b)), ModelSpec{Name: "default", Path: defaultModel, Options: infer.Options{Threads: 1},
 		Post: infer.PostConfig{TopK: 5}})
 	if err != nil {
 		b.Fatal(err)

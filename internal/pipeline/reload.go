@@ -8,7 +8,6 @@ import (
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/preprocess"
-	"github.com/edged-io/edged/internal/publish"
 )
 
 // stages is what one camera's frames go through between capture and the
@@ -27,7 +26,7 @@ type stages struct {
 // openStages opens a session on m for camera name and builds its converter
 // and post-processor.
 func openStages(name string, m *Model) (*stages, error) {
-	sess, err := m.m.NewSession()
+	sess, err := m.l.NewSession()
 	if err != nil {
 		return nil, fmt.Errorf("camera %q: open session on model %q: %w", name, m.Name, err)
 	}
@@ -63,11 +62,11 @@ func (w *worker) use(st *stages) {
 
 // newFilter builds a camera's publish filter; its top-k defaults to the
 // model's.
-func newFilter(name string, fc publish.FilterConfig, m *Model) (publish.FilterConfig, *publish.Filter, error) {
+func newFilter(name string, fc FilterConfig, m *Model) (FilterConfig, *Filter, error) {
 	if fc.TopK == 0 {
 		fc.TopK = m.Post.TopK
 	}
-	f, err := publish.NewFilter(fc)
+	f, err := NewFilter(fc)
 	if err != nil {
 		return fc, nil, fmt.Errorf("camera %q: publish: %w", name, err)
 	}
@@ -77,14 +76,14 @@ func newFilter(name string, fc publish.FilterConfig, m *Model) (publish.FilterCo
 // filterSwap is a publish filter that applies from the result numbered
 // from (counted from 0 in the order the infer loop queued them).
 type filterSwap struct {
-	f    *publish.Filter
+	f    *Filter
 	from uint64
 }
 
 // CameraUpdate is a running camera's new model and publish settings.
 type CameraUpdate struct {
 	Model  *Model
-	Filter publish.FilterConfig
+	Filter FilterConfig
 }
 
 // Swap is a reload built beside the running pipeline: new sessions,
@@ -99,8 +98,8 @@ type Swap struct {
 type change struct {
 	w         *worker
 	st        *stages // nil: the model stays
-	filter    *publish.Filter
-	filterCfg publish.FilterConfig // nil filter: the filter stays
+	filter    *Filter
+	filterCfg FilterConfig // nil filter: the filter stays
 }
 
 // Prepare builds what updates need beside the running cameras, without

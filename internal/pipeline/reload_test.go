@@ -54,12 +54,12 @@ func (r *recorder) waitFor(t *testing.T, n int) {
 // result of the new model on.
 func TestSwapBetweenFrames(t *testing.T) {
 	e := engine(t)
-	a, err := LoadModel(e, ModelSpec{Name: "m", Path: defaultModel, Options: infer.Options{Threads: 1}, Post: infer.PostConfig{TopK: 3}})
+	a, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "m", Path: defaultModel, Options: infer.Options{Threads: 1}, Post: infer.PostConfig{TopK: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := LoadModel(e, ModelSpec{Name: "m", Path: renamedModel(t), Options: infer.Options{Threads: 1}, Post: infer.PostConfig{TopK: 2}})
+	b, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "m", Path: renamedModel(t), Options: infer.Options{Threads: 1}, Post: infer.PostConfig{TopK: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestSwapBetweenFrames(t *testing.T) {
 // camera, is refused and the running camera keeps its model.
 func TestPrepareRejects(t *testing.T) {
 	e := engine(t)
-	a, err := LoadModel(e, ModelSpec{Name: "m", Path: defaultModel, Post: infer.PostConfig{TopK: 1}})
+	a, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "m", Path: defaultModel, Post: infer.PostConfig{TopK: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestPrepareRejects(t *testing.T) {
 	if _, err := os.Stat(face); err != nil {
 		t.Skipf("MediaPipe model missing (make conformance-models): %v", err)
 	}
-	other, err := LoadModel(e, ModelSpec{Name: "face", Path: face})
+	other, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "face", Path: face})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
-// Package publish delivers classification results: the versioned JSON
-// payload (docs/payload.md), the per-camera filter that decides which
-// results are published, the MQTT publisher (paho), a JSON-lines sink for
-// stdout, and the embedded broker edged starts when none is configured.
+// Package publish turns results into messages: the versioned JSON payload
+// (docs/payload.md), encoded once per result by a Sink that numbers each
+// camera's results and hands the message to its outputs (the persistent
+// queue, MQTT, stdout). It links neither MQTT nor cgo; the MQTT client is
+// publish/mqtt and the embedded broker publish/broker.
 package publish
 
 import (
@@ -9,35 +10,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // PayloadVersion is the version of the result payload (field "v").
 const PayloadVersion = 1
-
-// ModelRef names the model that produced a result.
-type ModelRef struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"` // first 12 hex digits of the model file's sha256
-}
-
-// Latency is the time each stage took for one result.
-type Latency struct {
-	Capture    time.Duration // reading and decoding the frame
-	Preprocess time.Duration // crop, resize and conversion into the input tensor
-	Infer      time.Duration // invoke and post-processing
-	Total      time.Duration // from the frame's capture to the result
-}
-
-// Result is one classified frame, as the pipeline hands it over.
-type Result struct {
-	Frame    uint64    // source frame number (counts frames dropped before inference)
-	Captured time.Time // capture time
-	File     string    // image file name, for folder sources
-	Model    ModelRef
-	Labels   []infer.Label // best first
-	Latency  Latency
-}
 
 // Encoder appends result payloads as JSON, reusing its buffer.
 type Encoder struct {
@@ -48,7 +25,7 @@ type Encoder struct {
 
 // Encode returns the JSON payload of r for camera with sequence number seq.
 // The returned slice is valid until the next call.
-func (e *Encoder) Encode(camera string, seq uint64, r *Result) []byte {
+func (e *Encoder) Encode(camera string, seq uint64, r *result.Result) []byte {
 	b := e.buf[:0]
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, PayloadVersion, 10)
@@ -117,15 +94,15 @@ func appendStr(b []byte, s string) []byte {
 
 // Payload is the decoded form of a result payload, for subscribers and tests.
 type Payload struct {
-	V       int           `json:"v"`
-	Device  string        `json:"device"`
-	Camera  string        `json:"camera"`
-	Boot    string        `json:"boot"`
-	Seq     uint64        `json:"seq"`
-	Frame   uint64        `json:"frame"`
-	TS      time.Time     `json:"ts"`
-	Model   ModelRef      `json:"model"`
-	Labels  []infer.Label `json:"labels"`
+	V       int             `json:"v"`
+	Device  string          `json:"device"`
+	Camera  string          `json:"camera"`
+	Boot    string          `json:"boot"`
+	Seq     uint64          `json:"seq"`
+	Frame   uint64          `json:"frame"`
+	TS      time.Time       `json:"ts"`
+	Model   result.ModelRef `json:"model"`
+	Labels  []result.Label  `json:"labels"`
 	Latency struct {
 		Capture    float64 `json:"capture"`
 		Preprocess float64 `json:"preprocess"`

@@ -9,14 +9,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/result"
 )
 
 func TestEncodeFields(t *testing.T) {
 	captured := time.Date(2026, 11, 28, 23, 20, 22, 195175550, time.FixedZone("CET", 3600))
-	r := &Result{Frame: 57, Captured: captured, Model: ModelRef{Name: "default", SHA256: "2b21f676edcf"},
-		Labels:  []infer.Label{{Label: "space shuttle", Index: 812, Score: 0.98046875}, {Label: "missile", Index: 657, Score: 0.00390625}},
-		Latency: Latency{Capture: 1204 * time.Microsecond, Preprocess: 682 * time.Microsecond, Infer: 24340 * time.Microsecond, Total: 27570 * time.Microsecond}}
+	r := &result.Result{Frame: 57, Captured: captured, Model: result.ModelRef{Name: "default", SHA256: "2b21f676edcf"},
+		Labels:  []result.Label{{Label: "space shuttle", Index: 812, Score: 0.98046875}, {Label: "missile", Index: 657, Score: 0.00390625}},
+		Latency: result.Latency{Capture: 1204 * time.Microsecond, Preprocess: 682 * time.Microsecond, Infer: 24340 * time.Microsecond, Total: 27570 * time.Microsecond}}
 	e := Encoder{Device: "gate-1", Boot: "6a3519123ceab877"}
 	want := `{"v":1,"device":"gate-1","camera":"front","boot":"6a3519123ceab877","seq":42,"frame":57,` +
 		`"ts":"2026-11-28T22:20:22.19517555Z","model":{"name":"default","sha256":"2b21f676edcf"},` +
@@ -46,7 +46,7 @@ func TestEncodeScoreInRange(t *testing.T) {
 	}
 	e := Encoder{Device: "d", Boot: "b"}
 	for _, c := range cases {
-		b := e.Encode("c", 1, result(1, infer.Label{Label: "x", Score: c.score}))
+		b := e.Encode("c", 1, mkResult(1, result.Label{Label: "x", Score: c.score}))
 		if !strings.Contains(string(b), c.want) || !json.Valid(b) {
 			t.Errorf("score %v: payload %s, want valid JSON with %s", c.score, b, c.want)
 		}
@@ -57,7 +57,7 @@ func TestEncodeScoreInRange(t *testing.T) {
 // same size allocates nothing.
 func TestEncodeReusesBuffer(t *testing.T) {
 	e := Encoder{Device: "d", Boot: "b"}
-	r := result(1, infer.Label{Label: "tabby", Index: 281, Score: 0.7}, infer.Label{Label: "tiger cat", Index: 282, Score: 0.2})
+	r := mkResult(1, result.Label{Label: "tabby", Index: 281, Score: 0.7}, result.Label{Label: "tiger cat", Index: 282, Score: 0.2})
 	e.Encode("c", 1, r)
 	if n := testing.AllocsPerRun(100, func() { e.Encode("c", 2, r) }); n != 0 {
 		t.Errorf("%v allocations per payload, want 0", n)
@@ -71,9 +71,9 @@ func FuzzEncode(f *testing.F) {
 	f.Add("d", "c", "quote \" back\\slash \x01 tab\t", -1, float32(-3), uint64(0), "", int64(0))
 	f.Add("d", "c", "caf\xc3\xa9 \xff\xfe", 0, float32(2), uint64(math.MaxUint64), "\u2028", int64(-1))
 	f.Fuzz(func(t *testing.T, device, camera, label string, index int, score float32, frame uint64, file string, ns int64) {
-		r := &Result{Frame: frame, Captured: time.Unix(0, ns), File: file, Model: ModelRef{Name: label, SHA256: "0123456789ab"},
-			Labels:  []infer.Label{{Label: label, Index: index, Score: score}, {Label: "b", Index: 1, Score: 0.1}},
-			Latency: Latency{Capture: time.Duration(ns % int64(time.Hour)), Total: time.Duration(frame % uint64(time.Hour))}}
+		r := &result.Result{Frame: frame, Captured: time.Unix(0, ns), File: file, Model: result.ModelRef{Name: label, SHA256: "0123456789ab"},
+			Labels:  []result.Label{{Label: label, Index: index, Score: score}, {Label: "b", Index: 1, Score: 0.1}},
+			Latency: result.Latency{Capture: time.Duration(ns % int64(time.Hour)), Total: time.Duration(frame % uint64(time.Hour))}}
 		e := Encoder{Device: device, Boot: "b"}
 		b := e.Encode(camera, 7, r)
 		var p Payload
@@ -97,25 +97,25 @@ func FuzzEncode(f *testing.F) {
 // jsonPayload is the payload shaped for encoding/json, to compare the
 // hand-written encoder against it.
 type jsonPayload struct {
-	V       int           `json:"v"`
-	Device  string        `json:"device"`
-	Camera  string        `json:"camera"`
-	Boot    string        `json:"boot"`
-	Seq     uint64        `json:"seq"`
-	Frame   uint64        `json:"frame"`
-	TS      string        `json:"ts"`
-	Model   ModelRef      `json:"model"`
-	Labels  []infer.Label `json:"labels"`
+	V       int             `json:"v"`
+	Device  string          `json:"device"`
+	Camera  string          `json:"camera"`
+	Boot    string          `json:"boot"`
+	Seq     uint64          `json:"seq"`
+	Frame   uint64          `json:"frame"`
+	TS      string          `json:"ts"`
+	Model   result.ModelRef `json:"model"`
+	Labels  []result.Label  `json:"labels"`
 	Latency struct {
 		Capture, Preprocess, Infer, Total float64
 	} `json:"latency_ms"`
 	File string `json:"file,omitempty"`
 }
 
-func benchResult() *Result {
-	r := result(12345)
+func benchResult() *result.Result {
+	r := mkResult(12345)
 	for i := 0; i < 5; i++ {
-		r.Labels = append(r.Labels, infer.Label{Label: fmt.Sprintf("label number %d", i), Index: 100 + i, Score: 0.1 * float32(5-i)})
+		r.Labels = append(r.Labels, result.Label{Label: fmt.Sprintf("label number %d", i), Index: 100 + i, Score: 0.1 * float32(5-i)})
 	}
 	return r
 }

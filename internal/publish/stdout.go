@@ -6,28 +6,22 @@ import (
 	"sync"
 )
 
-// Stdout writes each result payload as one JSON line, for `edged run
-// --stdout` and for piping into other tools. Sequence numbers count per
-// camera as on MQTT.
+// Stdout is an Output writing each payload as one JSON line, for `edged
+// run --stdout` and for piping into other tools.
 type Stdout struct {
 	mu  sync.Mutex
 	w   io.Writer
-	enc Encoder
-	seq map[string]uint64
+	buf []byte
 }
 
-// NewStdout returns a JSON-lines sink writing to w.
-func NewStdout(w io.Writer, device, boot string) *Stdout {
-	return &Stdout{w: w, enc: Encoder{Device: device, Boot: boot}, seq: map[string]uint64{}}
-}
+// NewStdout returns a JSON-lines output writing to w.
+func NewStdout(w io.Writer) *Stdout { return &Stdout{w: w} }
 
-// Publish writes r as one line.
-func (s *Stdout) Publish(_ context.Context, camera string, r *Result) error {
+// Write writes m's payload and a newline in one write.
+func (s *Stdout) Write(_ context.Context, m Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seq[camera]++
-	b := append(s.enc.Encode(camera, s.seq[camera], r), '\n')
-	_, err := s.w.Write(b)
-	s.enc.buf = b[:0]
+	s.buf = append(append(s.buf[:0], m.Payload...), '\n')
+	_, err := s.w.Write(s.buf)
 	return err
 }

@@ -14,30 +14,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/edged-io/edged/internal/result"
 )
-
-// Health is the daemon's overall condition.
-type Health string
-
-// The health levels, best first.
-const (
-	Healthy  Health = "healthy"  // every camera streaming (or done), results deliverable
-	Degraded Health = "degraded" // running, but a camera is reconnecting or the broker is away
-	Failed   Health = "failed"   // no camera can produce results
-)
-
-// Camera is one camera's state as the endpoint reports it.
-type Camera struct {
-	State        string    `json:"state"` // starting, streaming, reconnecting, ended, failed
-	Kind         string    `json:"kind"`
-	LastError    string    `json:"last_error,omitempty"`
-	Since        time.Time `json:"since"`
-	Captured     uint64    `json:"captured"`
-	Dropped      uint64    `json:"dropped"`
-	Skipped      uint64    `json:"skipped"`
-	Reconnects   uint64    `json:"reconnects"`
-	DecodeErrors uint64    `json:"decode_errors"`
-}
 
 // Broker is the result sink's state.
 type Broker struct {
@@ -73,51 +52,34 @@ type Reload struct {
 
 // Snapshot is the daemon's state at one moment.
 type Snapshot struct {
-	Version string            `json:"version"`
-	Device  string            `json:"device"`
-	Boot    string            `json:"boot"`
-	Started time.Time         `json:"started"`
-	Cameras map[string]Camera `json:"cameras"`
-	Broker  *Broker           `json:"broker,omitempty"` // nil without MQTT
-	Engine  Engine            `json:"engine"`
-	Models  []Model           `json:"models"`
-	Reload  *Reload           `json:"last_reload,omitempty"` // nil until the first reload
+	Version string                   `json:"version"`
+	Device  string                   `json:"device"`
+	Boot    string                   `json:"boot"`
+	Started time.Time                `json:"started"`
+	Cameras map[string]result.Status `json:"cameras"`
+	Broker  *Broker                  `json:"broker,omitempty"` // nil without MQTT
+	Engine  Engine                   `json:"engine"`
+	Models  []Model                  `json:"models"`
+	Reload  *Reload                  `json:"last_reload,omitempty"` // nil until the first reload
 }
 
 // Health grades the snapshot: failed when no camera is working or can
 // recover, degraded when a camera is not streaming or results cannot be
 // delivered now, healthy otherwise. A camera whose file or folder has
 // ended is done, not unhealthy.
-func (s Snapshot) Health() Health {
-	working, degraded := 0, false
+func (s Snapshot) Health() result.Health {
+	states := make([]result.State, 0, len(s.Cameras))
 	for _, c := range s.Cameras {
-		switch c.State {
-		case "streaming", "ended":
-			working++
-		case "failed":
-			degraded = true
-		default: // starting, reconnecting: may recover
-			working++
-			degraded = true
-		}
+		states = append(states, c.State)
 	}
-	if len(s.Cameras) > 0 && working == 0 {
-		return Failed
-	}
-	if s.Broker != nil && !s.Broker.Connected {
-		degraded = true
-	}
-	if degraded {
-		return Degraded
-	}
-	return Healthy
+	return result.Grade(states, s.Broker == nil || s.Broker.Connected)
 }
 
 // Ready reports whether the daemon serves: every camera has been opened
 // (none is still starting) and results are deliverable.
 func (s Snapshot) Ready() bool {
 	for _, c := range s.Cameras {
-		if c.State == "starting" {
+		if c.State == result.Starting {
 			return false
 		}
 	}
@@ -126,8 +88,8 @@ func (s Snapshot) Ready() bool {
 
 // response is what /healthz and /readyz return.
 type response struct {
-	Status Health `json:"status"`
-	Ready  bool   `json:"ready"`
+	Status result.Health `json:"status"`
+	Ready  bool          `json:"ready"`
 	Snapshot
 }
 
@@ -190,7 +152,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	snap := s.snap()
 	r := response{Status: snap.Health(), Ready: snap.Ready(), Snapshot: snap}
 	code := http.StatusOK
-	if r.Status == Failed {
+	if r.Status == result.Unhealthy {
 		code = http.StatusServiceUnavailable
 	}
 	s.write(w, code, r)

@@ -8,33 +8,35 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/result"
 )
 
 func TestHealthAndReady(t *testing.T) {
 	up := &Broker{Connected: true, Ready: true}
 	down := &Broker{Connected: false, Ready: false}
-	cams := func(states ...string) map[string]Camera {
-		m := map[string]Camera{}
+	cams := func(states ...string) map[string]result.Status {
+		m := map[string]result.Status{}
 		for i, s := range states {
-			m[string(rune('a'+i))] = Camera{State: s}
+			m[string(rune('a'+i))] = result.Status{State: result.State(s)}
 		}
 		return m
 	}
 	for _, c := range []struct {
 		name   string
 		snap   Snapshot
-		health Health
+		health result.Health
 		ready  bool
 	}{
-		{"all streaming", Snapshot{Cameras: cams("streaming", "streaming"), Broker: up}, Healthy, true},
-		{"a file ended", Snapshot{Cameras: cams("ended", "streaming"), Broker: up}, Healthy, true},
-		{"no mqtt", Snapshot{Cameras: cams("streaming")}, Healthy, true},
-		{"opening", Snapshot{Cameras: cams("starting", "streaming"), Broker: up}, Degraded, false},
-		{"reconnecting", Snapshot{Cameras: cams("reconnecting", "streaming"), Broker: up}, Degraded, true},
-		{"one failed", Snapshot{Cameras: cams("failed", "streaming"), Broker: up}, Degraded, true},
-		{"all failed", Snapshot{Cameras: cams("failed", "failed"), Broker: up}, Failed, true},
-		{"broker away", Snapshot{Cameras: cams("streaming"), Broker: down}, Degraded, false},
-		{"broker away, queued", Snapshot{Cameras: cams("streaming"), Broker: &Broker{Ready: true}}, Degraded, true},
+		{"all streaming", Snapshot{Cameras: cams("streaming", "streaming"), Broker: up}, result.Healthy, true},
+		{"a file ended", Snapshot{Cameras: cams("ended", "streaming"), Broker: up}, result.Healthy, true},
+		{"no mqtt", Snapshot{Cameras: cams("streaming")}, result.Healthy, true},
+		{"opening", Snapshot{Cameras: cams("starting", "streaming"), Broker: up}, result.Degraded, false},
+		{"reconnecting", Snapshot{Cameras: cams("reconnecting", "streaming"), Broker: up}, result.Degraded, true},
+		{"one failed", Snapshot{Cameras: cams("failed", "streaming"), Broker: up}, result.Degraded, true},
+		{"all failed", Snapshot{Cameras: cams("failed", "failed"), Broker: up}, result.Unhealthy, true},
+		{"broker away", Snapshot{Cameras: cams("streaming"), Broker: down}, result.Degraded, false},
+		{"broker away, queued", Snapshot{Cameras: cams("streaming"), Broker: &Broker{Ready: true}}, result.Degraded, true},
 	} {
 		if h, r := c.snap.Health(), c.snap.Ready(); h != c.health || r != c.ready {
 			t.Errorf("%s: health %s ready %v, want %s %v", c.name, h, r, c.health, c.ready)
@@ -60,7 +62,7 @@ func get(t *testing.T, url string) (int, response) {
 }
 
 func TestServer(t *testing.T) {
-	snap := Snapshot{Version: "v1", Cameras: map[string]Camera{"door": {State: "starting"}}, Broker: &Broker{URL: "tcp://127.0.0.1:1883"},
+	snap := Snapshot{Version: "v1", Cameras: map[string]result.Status{"door": {State: "starting"}}, Broker: &Broker{URL: "tcp://127.0.0.1:1883"},
 		Engine: Engine{Name: "tflite"}, Models: []Model{{Name: "default", SHA256: "abc"}}}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "edged_up 1\n") })
 	s, err := Listen("127.0.0.1:0", metrics, func() Snapshot { return snap }, slog.New(slog.DiscardHandler))
@@ -75,16 +77,16 @@ func TestServer(t *testing.T) {
 	if code, r := get(t, base+"/readyz"); code != 503 || r.Ready || r.Cameras["door"].State != "starting" || r.Engine.Name != "tflite" {
 		t.Errorf("/readyz while starting: %d %+v", code, r)
 	}
-	if code, r := get(t, base+"/healthz"); code != 200 || r.Status != Degraded {
+	if code, r := get(t, base+"/healthz"); code != 200 || r.Status != result.Degraded {
 		t.Errorf("/healthz while starting: %d %s, want 200 degraded", code, r.Status)
 	}
-	snap.Cameras = map[string]Camera{"door": {State: "streaming"}}
+	snap.Cameras = map[string]result.Status{"door": {State: "streaming"}}
 	snap.Broker = &Broker{Connected: true, Ready: true}
-	if code, r := get(t, base+"/readyz"); code != 200 || !r.Ready || r.Status != Healthy {
+	if code, r := get(t, base+"/readyz"); code != 200 || !r.Ready || r.Status != result.Healthy {
 		t.Errorf("/readyz when serving: %d %+v", code, r)
 	}
-	snap.Cameras = map[string]Camera{"door": {State: "failed", LastError: "open /dev/video0: no such device"}}
-	if code, r := get(t, base+"/healthz"); code != 503 || r.Status != Failed || r.Cameras["door"].LastError == "" {
+	snap.Cameras = map[string]result.Status{"door": {State: "failed", LastError: "open /dev/video0: no such device"}}
+	if code, r := get(t, base+"/healthz"); code != 503 || r.Status != result.Unhealthy || r.Cameras["door"].LastError == "" {
 		t.Errorf("/healthz with every camera failed: %d %+v", code, r)
 	}
 	res, err := http.Get(base + "/metrics")

@@ -60,7 +60,7 @@ func run(eo engines.Options, model string, threads, n, warmup int) (result, erro
 	if err != nil {
 		return result{}, err
 	}
-	m, err := e.Load(model, infer.Options{Threads: threads, Accelerate: "auto"})
+	m, err := infer.LoadFile(e, model, infer.Options{Threads: threads, Accelerate: "auto"})
 	if err != nil {
 		return result{}, fmt.Errorf("load %s: %w", model, err)
 	}

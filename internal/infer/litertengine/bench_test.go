@@ -58,7 +58,7 @@ func BenchmarkInvoke(b *testing.B) {
 // pattern and runs one warm-up invoke.
 func openSession(b *testing.B, e infer.Engine, path string, opts infer.Options) infer.Session {
 	b.Helper()
-	m, err := e.Load(path, opts)
+	m, err := infer.LoadFile(e, path, opts)
 	if err != nil {
 		b.Skip(err)
 	}

@@ -34,7 +34,7 @@ func TestCrossCheckWithTFLite(t *testing.T) {
 	for _, path := range corpus(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			opts := infer.Options{Threads: 1}
-			tm, err := te.Load(path, opts)
+			tm, err := infer.LoadFile(te, path, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func TestCrossCheckWithTFLite(t *testing.T) {
 			if errors.As(err, &ue) {
 				// The selfie segmentation models need a custom op neither
 				// engine has: LiteRT must say so as clearly.
-				lm, lerr := le.Load(path, opts)
+				lm, lerr := infer.LoadFile(le, path, opts)
 				if lerr == nil {
 					lm.Close()
 				}
@@ -57,7 +57,7 @@ func TestCrossCheckWithTFLite(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ts.Close()
-			lm, err := le.Load(path, opts)
+			lm, err := infer.LoadFile(le, path, opts)
 			if err != nil {
 				t.Fatal(err)
 			}

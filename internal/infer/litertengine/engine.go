@@ -64,11 +64,7 @@ func (e *Engine) LibraryPath() string { return e.lib.Path() }
 // Load checks the model file and hands it to the runtime. Accelerate is
 // accepted for symmetry with the TFLite engine; LiteRT's CPU accelerator
 // always runs XNNPACK, so "off" is refused rather than silently ignored.
-func (e *Engine) Load(path string, opts infer.Options) (infer.Model, error) {
-	info, data, err := modelfile.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) Load(data []byte, info *modelfile.Info, opts infer.Options) (infer.Model, error) {
 	switch opts.Accelerate {
 	case "", "auto", "on":
 	case "off":
@@ -77,19 +73,18 @@ func (e *Engine) Load(path string, opts infer.Options) (infer.Model, error) {
 		return nil, fmt.Errorf("accelerate %q: want auto, on or off", opts.Accelerate)
 	}
 	if len(info.CustomOps) > 0 {
-		return nil, fmt.Errorf("model %s: %w", path, &infer.UnsupportedOpError{Op: info.CustomOps[0],
-			Message: "custom operators are not registered with the LiteRT engine"})
+		return nil, &infer.UnsupportedOpError{Op: info.CustomOps[0],
+			Message: "custom operators are not registered with the LiteRT engine"}
 	}
 	m, err := e.lib.NewModel(data)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
+		return nil, err
 	}
-	return &model{m: m, path: path, opts: opts}, nil
+	return &model{m: m, opts: opts}, nil
 }
 
 type model struct {
 	m    *litert.Model
-	path string
 	opts infer.Options
 }
 
@@ -98,21 +93,21 @@ func (m *model) NewSession() (infer.Session, error) {
 	cm, err := m.m.Compile(m.opts.Threads)
 	if err != nil {
 		if errors.Is(err, litert.ErrClosed) {
-			return nil, fmt.Errorf("model %s: %w", m.path, infer.ErrClosed)
+			return nil, infer.ErrClosed
 		}
-		return nil, fmt.Errorf("model %s: %w", m.path, err)
+		return nil, err
 	}
 	s := &session{cm: cm, inputs: convert(m.m.Inputs()), outputs: convert(m.m.Outputs())}
 	for i, t := range s.inputs {
 		if b := cm.InputData(i); len(b) < t.Bytes {
 			cm.Close()
-			return nil, fmt.Errorf("model %s: input %d (%s): runtime buffer of %d bytes, tensor needs %d", m.path, i, t.Name, len(b), t.Bytes)
+			return nil, fmt.Errorf("input %d (%s): runtime buffer of %d bytes, tensor needs %d", i, t.Name, len(b), t.Bytes)
 		}
 	}
 	for i, t := range s.outputs {
 		if b := cm.OutputData(i); len(b) < t.Bytes {
 			cm.Close()
-			return nil, fmt.Errorf("model %s: output %d (%s): runtime buffer of %d bytes, tensor needs %d", m.path, i, t.Name, len(b), t.Bytes)
+			return nil, fmt.Errorf("output %d (%s): runtime buffer of %d bytes, tensor needs %d", i, t.Name, len(b), t.Bytes)
 		}
 	}
 	return s, nil
@@ -155,6 +150,8 @@ func trim(b []byte, n int) []byte {
 }
 
 func (s *session) Invoke() error {
+	s.mu.Lock() // Close takes it: the interpreter is never freed mid-invoke
+	defer s.mu.Unlock()
 	if s.closed {
 		return infer.ErrClosed
 	}
@@ -171,23 +168,11 @@ func (s *session) Close() error {
 	return s.cm.Close()
 }
 
-// LiteRtElementType codes (litert_model_types.h), the same numbers as
-// TfLiteType.
-var dtypes = map[int]infer.DType{1: infer.DTypeFloat32, 2: infer.DTypeInt32, 3: infer.DTypeUint8, 4: infer.DTypeInt64,
-	6: infer.DTypeBool, 7: infer.DTypeInt16, 9: infer.DTypeInt8, 10: infer.DTypeFloat16}
-
-var typeNames = map[int]string{0: "notype", 1: "float32", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
-	7: "int16", 8: "complex64", 9: "int8", 10: "float16", 11: "float64", 12: "complex128", 13: "uint64",
-	14: "resource", 15: "variant", 16: "uint32", 17: "uint16", 18: "int4", 19: "bfloat16"}
-
 func convert(ts []litert.Tensor) []infer.TensorInfo {
 	out := make([]infer.TensorInfo, len(ts))
 	for i, t := range ts {
-		name, ok := typeNames[t.Type]
-		if !ok {
-			name = fmt.Sprintf("type_%d", t.Type)
-		}
-		ti := infer.TensorInfo{Name: t.Name, Type: dtypes[t.Type], TypeName: name, Shape: t.Shape,
+		dtype, name := infer.TFLiteType(t.Type)
+		ti := infer.TensorInfo{Name: t.Name, Type: dtype, TypeName: name, Shape: t.Shape,
 			Quant: infer.Quant{Scale: t.Scale, ZeroPoint: int32(t.ZeroPoint)}}
 		ti.Bytes = ti.Elements() * ti.Type.Size()
 		out[i] = ti

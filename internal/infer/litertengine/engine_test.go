@@ -46,13 +46,13 @@ func TestLoadRejects(t *testing.T) {
 	if err := os.WriteFile(bad, data[:len(data)/3], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Load(bad, infer.Options{}); err == nil || !strings.Contains(err.Error(), "truncated.tflite") {
+	if _, err := infer.LoadFile(e, bad, infer.Options{}); err == nil || !strings.Contains(err.Error(), "truncated.tflite") {
 		t.Errorf("truncated model: %v, want an error naming the file", err)
 	}
-	if _, err := e.Load(good, infer.Options{Accelerate: "off"}); err == nil || !strings.Contains(err.Error(), "tflite") {
+	if _, err := infer.LoadFile(e, good, infer.Options{Accelerate: "off"}); err == nil || !strings.Contains(err.Error(), "tflite") {
 		t.Errorf("accelerate off: %v, want an error pointing at the tflite engine", err)
 	}
-	m, err := e.Load(good, infer.Options{Threads: 1})
+	m, err := infer.LoadFile(e, good, infer.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func TestConformance(t *testing.T) {
 			if in := info.Inputs[0]; in.Type != "float32" || len(in.Scale) != 0 {
 				t.Errorf("input %+v, want unquantized float32", in)
 			}
-			m, err := e.Load(path, infer.Options{Threads: 1})
+			m, err := infer.LoadFile(e, path, infer.Options{Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +155,7 @@ func TestConformance(t *testing.T) {
 func TestCustomOpNamed(t *testing.T) {
 	e := openEngine(t)
 	path := mediapipe(t, "selfie_segmentation.tflite")
-	m, err := e.Load(path, infer.Options{Threads: 1})
+	m, err := infer.LoadFile(e, path, infer.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

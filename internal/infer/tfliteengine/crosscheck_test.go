@@ -33,7 +33,7 @@ func TestCheckerAgreesWithRuntime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := e.Load(path, infer.Options{Threads: 1, Accelerate: "off"})
+			m, err := infer.LoadFile(e, path, infer.Options{Threads: 1, Accelerate: "off"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,12 +7,16 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/infer"
 )
 
-// TestTypeCodesMatchHeader checks the engine's TfLiteType tables against
-// the enum in the TFLite 2.9.0 header c_api_types.h: every code has the
-// header's name (kTfLiteUInt8 -> "uint8"), and every code mapped to an
-// infer.DType is mapped to the type of that name.
+// TestTypeCodesMatchHeader checks the TfLiteType table (infer.TFLiteType,
+// shared with the LiteRT engine) against the enum in the TFLite 2.9.0
+// header c_api_types.h: every code has the header's name (kTfLiteUInt8 ->
+// "uint8"), and every code mapped to an infer.DType is mapped to the type
+// of that name. Beyond the header's codes the table names only LiteRT
+// 2.2's later ones (litert_model_types.h).
 func TestTypeCodesMatchHeader(t *testing.T) {
 	path := filepath.Join(repoRoot(t), "third_party", "tflite", "include", "tensorflow", "lite", "c", "c_api_types.h")
 	src, err := os.ReadFile(path)
@@ -33,14 +37,18 @@ func TestTypeCodesMatchHeader(t *testing.T) {
 	for _, e := range entries {
 		name := strings.ToLower(string(e[1]))
 		code, _ := strconv.Atoi(string(e[2]))
-		if got := typeNames[code]; got != name {
+		d, got := infer.TFLiteType(code)
+		if got != name {
 			t.Errorf("TfLiteType %d: engine calls it %q, the header %q", code, got, name)
 		}
-		if d, ok := dtypes[code]; ok && d.String() != name {
+		if d != infer.DTypeOther && d.String() != name {
 			t.Errorf("TfLiteType %d (%s) maps to infer.%v", code, name, d)
 		}
 	}
-	if len(typeNames) != len(entries) {
-		t.Errorf("engine names %d type codes, the header has %d", len(typeNames), len(entries))
+	later := []string{"uint16", "int4", "bfloat16"} // LiteRtElementType 17-19
+	for i, want := range append(later, "type_20") {
+		if _, got := infer.TFLiteType(len(entries) + i); got != want {
+			t.Errorf("code %d beyond the header: %q, want %q", len(entries)+i, got, want)
+		}
 	}
 }

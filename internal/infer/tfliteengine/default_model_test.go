@@ -48,7 +48,7 @@ func loadDefault(t testing.TB, opts infer.Options) (infer.Model, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := e.Load(path, opts)
+	m, err := infer.LoadFile(e, path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,11 +48,7 @@ func (e *Engine) Name() string { return "tflite " + e.lib.Version() }
 func (e *Engine) LibraryPath() string { return e.lib.Path() }
 
 // Load checks the model file and hands it to the runtime.
-func (e *Engine) Load(path string, opts infer.Options) (infer.Model, error) {
-	info, data, err := modelfile.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
+func (e *Engine) Load(data []byte, info *modelfile.Info, opts infer.Options) (infer.Model, error) {
 	switch opts.Accelerate {
 	case "", "auto", "on", "off":
 	default:
@@ -60,14 +56,13 @@ func (e *Engine) Load(path string, opts infer.Options) (infer.Model, error) {
 	}
 	m, err := e.lib.NewModel(data)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
+		return nil, err
 	}
-	return &model{m: m, path: path, info: info, opts: opts}, nil
+	return &model{m: m, info: info, opts: opts}, nil
 }
 
 type model struct {
 	m    *tflite.Model
-	path string
 	info *modelfile.Info
 	opts infer.Options
 }
@@ -85,15 +80,15 @@ func (m *model) NewSession() (infer.Session, error) {
 	it, err := m.m.NewInterpreter(tflite.InterpreterOptions{Threads: m.opts.Threads, XNNPACK: m.useXNNPACK()})
 	if err != nil {
 		if errors.Is(err, tflite.ErrClosed) {
-			return nil, fmt.Errorf("model %s: %w", m.path, infer.ErrClosed)
+			return nil, infer.ErrClosed
 		}
 		var te *tflite.Error
 		if errors.As(err, &te) {
 			if op := unsupportedOp(te.Message, m.info.CustomOps); op != "" {
-				return nil, fmt.Errorf("model %s: %w", m.path, &infer.UnsupportedOpError{Op: op, Message: te.Message})
+				return nil, &infer.UnsupportedOpError{Op: op, Message: te.Message}
 			}
 		}
-		return nil, fmt.Errorf("model %s: %w", m.path, err)
+		return nil, err
 	}
 	s := &session{it: it}
 	s.inputs = convert(it.Inputs())
@@ -140,6 +135,8 @@ func (s *session) InputBuffer(i int) []byte    { return s.it.InputData(i) }
 func (s *session) OutputBuffer(i int) []byte   { return s.it.OutputData(i) }
 
 func (s *session) Invoke() error {
+	s.mu.Lock() // Close takes it: the interpreter is never freed mid-invoke
+	defer s.mu.Unlock()
 	if s.closed {
 		return infer.ErrClosed
 	}
@@ -162,22 +159,11 @@ func XNNPACK(s infer.Session) bool {
 	return ok && ss.it.XNNPACK()
 }
 
-// TfLiteType codes (c_api_types.h).
-var dtypes = map[int]infer.DType{1: infer.DTypeFloat32, 2: infer.DTypeInt32, 3: infer.DTypeUint8, 4: infer.DTypeInt64,
-	6: infer.DTypeBool, 7: infer.DTypeInt16, 9: infer.DTypeInt8, 10: infer.DTypeFloat16}
-
-var typeNames = map[int]string{0: "notype", 1: "float32", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
-	7: "int16", 8: "complex64", 9: "int8", 10: "float16", 11: "float64", 12: "complex128", 13: "uint64",
-	14: "resource", 15: "variant", 16: "uint32"}
-
 func convert(ts []tflite.Tensor) []infer.TensorInfo {
 	out := make([]infer.TensorInfo, len(ts))
 	for i, t := range ts {
-		name, ok := typeNames[t.Type]
-		if !ok {
-			name = fmt.Sprintf("type_%d", t.Type)
-		}
-		out[i] = infer.TensorInfo{Name: t.Name, Type: dtypes[t.Type], TypeName: name, Shape: t.Shape,
+		dtype, name := infer.TFLiteType(t.Type)
+		out[i] = infer.TensorInfo{Name: t.Name, Type: dtype, TypeName: name, Shape: t.Shape,
 			Quant: infer.Quant{Scale: t.Scale, ZeroPoint: t.ZeroPoint}, Bytes: t.Bytes}
 	}
 	return out

@@ -77,7 +77,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			m, err := e.Load(path, infer.Options{})
+			m, err := infer.LoadFile(e, path, infer.Options{})
 			if err == nil {
 				m.Close()
 				t.Fatal("loaded")
@@ -87,10 +87,10 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 			}
 		})
 	}
-	if _, err := e.Load(filepath.Join(dir, "missing.tflite"), infer.Options{}); err == nil || !strings.Contains(err.Error(), "missing.tflite") {
+	if _, err := infer.LoadFile(e, filepath.Join(dir, "missing.tflite"), infer.Options{}); err == nil || !strings.Contains(err.Error(), "missing.tflite") {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := e.Load(filepath.Join(repoRoot(t), "models", "efficientnet_lite0_int8.tflite"), infer.Options{Accelerate: "gpu"}); err == nil || !strings.Contains(err.Error(), `"gpu"`) {
+	if _, err := infer.LoadFile(e, filepath.Join(repoRoot(t), "models", "efficientnet_lite0_int8.tflite"), infer.Options{Accelerate: "gpu"}); err == nil || !strings.Contains(err.Error(), `"gpu"`) {
 		t.Errorf("accelerate gpu: %v", err)
 	}
 }
@@ -198,7 +198,7 @@ func BenchmarkInvoke(b *testing.B) {
 		for _, acc := range []string{"on", "off"} {
 			for _, threads := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/xnnpack-%s/threads-%d", md.name, acc, threads), func(b *testing.B) {
-					m, err := e.Load(md.path, infer.Options{Threads: threads, Accelerate: acc})
+					m, err := infer.LoadFile(e, md.path, infer.Options{Threads: threads, Accelerate: acc})
 					if err != nil {
 						b.Fatal(err)
 					}

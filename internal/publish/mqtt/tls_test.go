@@ -1,4 +1,4 @@
-package publish
+package mqtt
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/mqtttest"
+	"github.com/edged-io/edged/internal/result"
 )
 
 func TestTLSServerVerified(t *testing.T) {
@@ -20,14 +20,14 @@ func TestTLSServerVerified(t *testing.T) {
 
 	cfg := brokerConfig("ssl://" + b.Addr)
 	cfg.TLS.CAFile = ca
-	p, err := New(cfg, "tls", "b", slog.Default())
+	p, err := newTest(cfg, "tls", "b", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Connect(ctx); err != nil {
 		t.Fatalf("TLS with the right CA: %v", err)
 	}
-	if err := p.Publish(ctx, "c", result(1, infer.Label{Label: "x", Score: 1})); err != nil {
+	if err := sinkOf(p).Publish(ctx, "c", mkResult(1, result.Label{Label: "x", Score: 1})); err != nil {
 		t.Fatal(err)
 	}
 	p.Close(ctx)
@@ -35,7 +35,7 @@ func TestTLSServerVerified(t *testing.T) {
 	// Without our CA the server cannot be verified: the connection fails.
 	cfg = brokerConfig("ssl://" + b.Addr)
 	cfg.ConnectTimeout = 2 * time.Second
-	p, err = New(cfg, "tls2", "b", slog.Default())
+	p, err = newTest(cfg, "tls2", "b", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestPasswordFile(t *testing.T) {
 	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
 	cfg := brokerConfig(b.URL())
 	cfg.Username, cfg.PasswordFile, cfg.ConnectTimeout = "cam", secret, 5*time.Second
-	p, err := New(cfg, "pw", "b", slog.Default())
+	p, err := newTest(cfg, "pw", "b", slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package publish
+package mqtt
 
 import (
 	"context"
@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/mqtttest"
+	"github.com/edged-io/edged/internal/publish/broker"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // TestBrokerComesUpLater: edged starts before its broker (a common boot
@@ -17,7 +18,7 @@ func TestBrokerComesUpLater(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
 	cfg := brokerConfig("tcp://" + addr)
 	cfg.ConnectTimeout = 300 * time.Millisecond
-	p, err := New(cfg, "late", "b", quietLog())
+	p, err := newTest(cfg, "late", "b", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,9 +29,9 @@ func TestBrokerComesUpLater(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- p.Publish(ctx, "c", result(1, infer.Label{Label: "x", Index: 1, Score: 1})) }()
+	go func() { errc <- sinkOf(p).Publish(ctx, "c", mkResult(1, result.Label{Label: "x", Index: 1, Score: 1})) }()
 	time.Sleep(500 * time.Millisecond)
-	eb, err := StartEmbedded(addr, quietLog())
+	eb, err := broker.Start(addr, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

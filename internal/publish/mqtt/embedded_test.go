@@ -1,4 +1,4 @@
-package publish
+package mqtt
 
 import (
 	"bytes"
@@ -8,26 +8,27 @@ import (
 	"net"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/mqtttest"
+	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/publish/broker"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // TestEmbeddedRoundTrip runs without mosquitto: the publisher and an
 // independent paho subscriber meet on the embedded broker.
 func TestEmbeddedRoundTrip(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
-	eb, err := StartEmbedded(addr, quietLog())
+	eb, err := broker.Start(addr, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer eb.Close()
 	sub := pahoSub(t, addr, "edged/#")
 	ctx := context.Background()
-	p, err := New(brokerConfig(eb.URL()), "emb", "boot", quietLog())
+	p, err := newTest(brokerConfig(eb.URL()), "emb", "boot", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +39,11 @@ func TestEmbeddedRoundTrip(t *testing.T) {
 		t.Fatalf("first message %q on %q, want online on edged/emb/status", m.Payload(), m.Topic())
 	}
 	for i := 1; i <= 2; i++ {
-		if err := p.Publish(ctx, "yard", result(uint64(i), infer.Label{Label: "fox", Index: 277, Score: 0.6})); err != nil {
+		if err := sinkOf(p).Publish(ctx, "yard", mkResult(uint64(i), result.Label{Label: "fox", Index: 277, Score: 0.6})); err != nil {
 			t.Fatal(err)
 		}
 		m := next(t, sub, "result")
-		var pl Payload
+		var pl publish.Payload
 		if err := json.Unmarshal(m.Payload(), &pl); err != nil {
 			t.Fatal(err)
 		}
@@ -56,43 +57,12 @@ func TestEmbeddedRoundTrip(t *testing.T) {
 	}
 }
 
-func TestEmbeddedAddressChecks(t *testing.T) {
-	cases := []struct{ addr, want string }{
-		{"0.0.0.0:1883", "only loopback"},
-		{"192.0.2.7:1883", "only loopback"},
-		{"[::]:1883", "only loopback"},
-		{"broker.example:1883", "only loopback"},
-		{"127.0.0.1", "missing port"},
-	}
-	for _, c := range cases {
-		if b, err := StartEmbedded(c.addr, quietLog()); err == nil || !strings.Contains(err.Error(), c.want) {
-			if b != nil {
-				b.Close()
-			}
-			t.Errorf("StartEmbedded(%q): %v, want an error containing %q", c.addr, err, c.want)
-		}
-	}
-	// A port already taken is reported now, naming the address.
-	addr := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
-	first, err := StartEmbedded(addr, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	if b, err := StartEmbedded(addr, quietLog()); err == nil || !strings.Contains(err.Error(), addr) {
-		if b != nil {
-			b.Close()
-		}
-		t.Errorf("second broker on %s: %v, want an error naming the address", addr, err)
-	}
-}
-
 // TestEmbeddedHostileClients: local clients that claim a huge packet or
 // send garbage are disconnected, and the broker goes on serving: edged's
 // own publisher still reaches a subscriber.
 func TestEmbeddedHostileClients(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
-	eb, err := StartEmbedded(addr, quietLog())
+	eb, err := broker.Start(addr, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +102,7 @@ func TestEmbeddedHostileClients(t *testing.T) {
 		t.Errorf("heap holds %d MiB after a client claimed a 200 MiB packet", ms.HeapAlloc>>20)
 	}
 	sub := pahoSub(t, addr, "edged/#")
-	p, err := New(brokerConfig(eb.URL()), "emb", "boot", quietLog())
+	p, err := newTest(brokerConfig(eb.URL()), "emb", "boot", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package publish
+package mqtt
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/publish"
 )
 
 // These tests drive the Publisher through the client seam. What they check
@@ -27,7 +28,7 @@ import (
 // shutdown order); delivery through a real broker is tested against
 // mosquitto in publish_test.go, tls_test.go and integration_test.go.
 
-// token is an mqtt.Token the test completes.
+// token is an paho.Token the test completes.
 type token struct {
 	done chan struct{}
 	err  error
@@ -65,7 +66,7 @@ type sent struct {
 // are set by the test.
 type recorder struct {
 	mu           sync.Mutex
-	opts         *mqtt.ClientOptions
+	opts         *paho.ClientOptions
 	sent         []sent
 	open         bool
 	connectTok   *token
@@ -73,7 +74,7 @@ type recorder struct {
 	disconnected int
 }
 
-func (r *recorder) Connect() mqtt.Token {
+func (r *recorder) Connect() paho.Token {
 	if r.connectTok != nil {
 		return r.connectTok
 	}
@@ -82,7 +83,7 @@ func (r *recorder) Connect() mqtt.Token {
 	return newToken(nil, true)
 }
 
-func (r *recorder) Publish(topic string, qos byte, retained bool, payload any) mqtt.Token {
+func (r *recorder) Publish(topic string, qos byte, retained bool, payload any) paho.Token {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var s string
@@ -114,13 +115,14 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 func newRecorded(t *testing.T, cfg config.Broker) (*Publisher, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	p, err := newPublisher(cfg, "dev", "boot", quietLog(), func(o *mqtt.ClientOptions) mqttClient {
+	p, err := newPublisher(cfg, "dev", quietLog(), func(o *paho.ClientOptions) mqttClient {
 		rec.opts = o
 		return rec
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sinks.Store(p, publish.NewSink(publish.Identity{Device: "dev", Boot: "boot", TopicPrefix: cfg.TopicPrefix}, p))
 	return p, rec
 }
 
@@ -215,7 +217,7 @@ func TestNewErrors(t *testing.T) {
 			t.Setenv("CREDENTIALS_DIRECTORY", "")
 			cfg := brokerConfig("tcp://127.0.0.1:1883")
 			c.edit(&cfg)
-			_, err := New(cfg, "dev", "boot", quietLog())
+			_, err := newTest(cfg, "dev", "boot", quietLog())
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
@@ -231,7 +233,7 @@ func TestSeqPerCameraAndTopics(t *testing.T) {
 	}
 	order := []string{"front", "back", "front", "front", "back"}
 	for i, cam := range order {
-		if err := p.Publish(ctx, cam, result(uint64(100+i))); err != nil {
+		if err := sinkOf(p).Publish(ctx, cam, mkResult(uint64(100+i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -242,7 +244,7 @@ func TestSeqPerCameraAndTopics(t *testing.T) {
 		t.Fatalf("messages %v: want a retained QoS 1 online on edged/dev/status first", msgs)
 	}
 	for _, m := range msgs[1:] {
-		var pl Payload
+		var pl publish.Payload
 		if err := json.Unmarshal([]byte(m.payload), &pl); err != nil {
 			t.Fatalf("%s: %v", m.payload, err)
 		}
@@ -275,14 +277,14 @@ func TestFailedPublishLeavesAGap(t *testing.T) {
 	}
 	var errs []error
 	for i := 0; i < 3; i++ {
-		errs = append(errs, p.Publish(ctx, "c", result(uint64(i))))
+		errs = append(errs, sinkOf(p).Publish(ctx, "c", mkResult(uint64(i))))
 	}
 	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], fail) || !strings.Contains(errs[1].Error(), "edged/dev/c/result") {
 		t.Fatalf("errors %v: want only the second, wrapping %q and naming the topic", errs, fail)
 	}
 	var seqs []uint64
 	for _, m := range rec.messages()[1:] { // after "online"
-		var pl Payload
+		var pl publish.Payload
 		json.Unmarshal([]byte(m.payload), &pl)
 		seqs = append(seqs, pl.Seq)
 	}
@@ -299,7 +301,7 @@ func TestPublishWaitsForAckOrContext(t *testing.T) {
 	rec.publishTok = func() *token { return newToken(nil, false) } // never acknowledged
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- p.Publish(ctx, "c", result(1)) }()
+	go func() { errc <- sinkOf(p).Publish(ctx, "c", mkResult(1)) }()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled once the context ends", err)
@@ -313,12 +315,12 @@ func TestPublishBeforeFirstConnection(t *testing.T) {
 	p, rec := newRecorded(t, brokerConfig("tcp://127.0.0.1:1883"))
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- p.Publish(ctx, "c", result(1)) }()
+	go func() { errc <- sinkOf(p).Publish(ctx, "c", mkResult(1)) }()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "first connection") {
 		t.Fatalf("got %v, want context.Canceled while waiting for the first connection", err)
 	}
-	go func() { errc <- p.Publish(context.Background(), "c", result(2)) }()
+	go func() { errc <- sinkOf(p).Publish(context.Background(), "c", mkResult(2)) }()
 	p.Close(context.Background())
 	if err := <-errc; err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("got %v, want a closed error once Close runs", err)
@@ -359,7 +361,7 @@ func TestCloseOrder(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(c.wantSent) || rec.disconnected != 1 {
 				t.Errorf("sent %q, disconnected %d times; want %q and once", got, rec.disconnected, c.wantSent)
 			}
-			if err := p.Publish(ctx, "c", result(1)); err == nil || !strings.Contains(err.Error(), "closed") {
+			if err := sinkOf(p).Publish(ctx, "c", mkResult(1)); err == nil || !strings.Contains(err.Error(), "closed") {
 				t.Errorf("Publish after Close: %v, want a closed error", err)
 			}
 		})
@@ -387,7 +389,7 @@ func TestConnectReportsWhy(t *testing.T) {
 			rec.connectTok = newToken(nil, false) // paho keeps retrying
 			if c.fail != nil {
 				// What paho's connecting goroutine reports after an attempt.
-				p.notified(nil, mqtt.ConnectionNotificationFailed{Reason: c.fail})
+				p.notified(nil, paho.ConnectionNotificationFailed{Reason: c.fail})
 			}
 			err := p.Connect(context.Background())
 			if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -1,4 +1,7 @@
-package publish
+// Package broker is the embedded MQTT broker (mochi) edged starts on
+// loopback when no broker is configured, so that it works out of the box.
+// Only the daemon imports it.
+package broker
 
 import (
 	"fmt"
@@ -10,9 +13,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
-// Broker is the embedded MQTT broker edged starts when no broker is
-// configured, so that it works out of the box.
-type Broker struct {
+// Embedded is a running embedded broker.
+type Embedded struct {
 	srv  *mochi.Server
 	addr string
 }
@@ -20,13 +22,13 @@ type Broker struct {
 // Limits of the embedded broker: the largest MQTT packet a client may send
 // (results are about a kilobyte) and the most clients at once.
 const (
-	EmbeddedMaxPacket  = 256 << 10
-	EmbeddedMaxClients = 64
+	MaxPacket  = 256 << 10
+	MaxClients = 64
 )
 
-// StartEmbedded starts a broker on addr, which must be a loopback address:
+// Start starts a broker on addr, which must be a loopback address:
 // the embedded broker accepts every client and is not for the network.
-func StartEmbedded(addr string, log *slog.Logger) (*Broker, error) {
+func Start(addr string, log *slog.Logger) (*Embedded, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker address %q: %w", addr, err)
@@ -44,8 +46,8 @@ func StartEmbedded(addr string, log *slog.Logger) (*Broker, error) {
 	// Without a packet limit a client's fixed header alone (a claimed
 	// length up to 256 MiB) makes the broker allocate that much.
 	caps := mochi.NewDefaultServerCapabilities()
-	caps.MaximumPacketSize = EmbeddedMaxPacket
-	caps.MaximumClients = EmbeddedMaxClients
+	caps.MaximumPacketSize = MaxPacket
+	caps.MaximumClients = MaxClients
 	caps.MaximumClientWritesPending = 1024
 	srv := mochi.New(&mochi.Options{Logger: log.With("component", "embedded-broker"), Capabilities: caps})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
@@ -57,11 +59,11 @@ func StartEmbedded(addr string, log *slog.Logger) (*Broker, error) {
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("embedded broker on %s: %w", addr, err)
 	}
-	return &Broker{srv: srv, addr: addr}, nil
+	return &Embedded{srv: srv, addr: addr}, nil
 }
 
 // URL returns the broker's tcp:// URL.
-func (b *Broker) URL() string { return "tcp://" + b.addr }
+func (b *Embedded) URL() string { return "tcp://" + b.addr }
 
 // Close stops the broker.
-func (b *Broker) Close() error { return b.srv.Close() }
+func (b *Embedded) Close() error { return b.srv.Close() }

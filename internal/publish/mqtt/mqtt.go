@@ -1,11 +1,14 @@
-package publish
+// Package mqtt is edged's MQTT client (paho): it connects with the
+// broker.* options, keeps <prefix>/<device>/status online (retained, with
+// a Last Will), and publishes messages at the configured QoS, waiting for
+// the broker's acknowledgement. It is a publish.Output and the persistent
+// queue's Sender.
+package mqtt
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,10 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/publish"
 )
 
 // ErrRefused marks a connection the broker or its certificate refused
@@ -33,8 +37,8 @@ var ErrRefused = errors.New("refused")
 // mqttClient is the part of paho's client the publisher uses. It is the
 // seam for unit tests; production code and integration tests use paho.
 type mqttClient interface {
-	Connect() mqtt.Token
-	Publish(topic string, qos byte, retained bool, payload any) mqtt.Token
+	Connect() paho.Token
+	Publish(topic string, qos byte, retained bool, payload any) paho.Token
 	IsConnectionOpen() bool
 	Disconnect(quiesce uint)
 }
@@ -58,26 +62,17 @@ type Publisher struct {
 	loggedFail string
 
 	mu     sync.Mutex
-	enc    Encoder
-	seq    map[string]uint64
-	topics map[string]string
 	closed bool
 }
 
-// NewBootID returns a random id for one run of the daemon.
-func NewBootID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// New prepares a publisher for the broker in cfg; Connect connects.
-func New(cfg config.Broker, device, boot string, log *slog.Logger) (*Publisher, error) {
-	return newPublisher(cfg, device, boot, log, func(o *mqtt.ClientOptions) mqttClient { return mqtt.NewClient(o) })
+// New prepares a publisher for device on the broker in cfg; Connect
+// connects.
+func New(cfg config.Broker, device string, log *slog.Logger) (*Publisher, error) {
+	return newPublisher(cfg, device, log, func(o *paho.ClientOptions) mqttClient { return paho.NewClient(o) })
 }
 
 // newPublisher is New with the client factory as a parameter.
-func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newClient func(*mqtt.ClientOptions) mqttClient) (*Publisher, error) {
+func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient func(*paho.ClientOptions) mqttClient) (*Publisher, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("publish: broker url is empty")
 	}
@@ -97,14 +92,13 @@ func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newC
 		log.Warn("sending the broker password over plain TCP (broker.allow_plaintext_password)", "broker", cfg.URL)
 	}
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
-		status: cfg.TopicPrefix + "/" + device + "/status",
-		enc:    Encoder{Device: device, Boot: boot}, seq: map[string]uint64{}, topics: map[string]string{},
+		status:  cfg.TopicPrefix + "/" + device + "/status",
 		refused: make(chan error, 1), up: make(chan struct{}), done: make(chan struct{})}
 	clientID := cfg.ClientID
 	if clientID == "" {
 		clientID = "edged-" + device
 	}
-	opts := mqtt.NewClientOptions().
+	opts := paho.NewClientOptions().
 		AddBroker(cfg.URL).
 		SetClientID(clientID).
 		SetUsername(cfg.Username).
@@ -118,12 +112,12 @@ func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newC
 		SetCleanSession(true).
 		SetOrderMatters(true).
 		SetBinaryWill(p.status, []byte("offline"), 1, true).
-		SetOnConnectHandler(func(mqtt.Client) {
+		SetOnConnectHandler(func(paho.Client) {
 			p.log.Info("connected to broker")
 			p.client.Publish(p.status, 1, true, "online")
 			p.upOnce.Do(func() { close(p.up) })
 		}).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			p.log.Warn("connection to broker lost", "err", err)
 		}).
 		SetConnectionNotificationHandler(p.notified)
@@ -140,13 +134,13 @@ func newPublisher(cfg config.Broker, device, boot string, log *slog.Logger, newC
 
 // notified records the outcome of each connection attempt. paho calls it
 // from its connecting goroutine, so it never blocks.
-func (p *Publisher) notified(_ mqtt.Client, n mqtt.ConnectionNotification) {
+func (p *Publisher) notified(_ paho.Client, n paho.ConnectionNotification) {
 	switch n := n.(type) {
-	case mqtt.ConnectionNotificationConnected:
+	case paho.ConnectionNotificationConnected:
 		p.failMu.Lock()
 		p.lastFail, p.loggedFail = nil, ""
 		p.failMu.Unlock()
-	case mqtt.ConnectionNotificationFailed:
+	case paho.ConnectionNotificationFailed:
 		err := n.Reason
 		p.failMu.Lock()
 		p.lastFail = err
@@ -279,24 +273,10 @@ func (p *Publisher) Connect(ctx context.Context) error {
 	}
 }
 
-// Publish encodes r and publishes it on <prefix>/<device>/<camera>/result,
-// waiting for the broker's acknowledgement at QoS 1 and 2 (see Send).
-func (p *Publisher) Publish(ctx context.Context, camera string, r *Result) error {
-	p.mu.Lock()
-	topic, ok := p.topics[camera]
-	if !ok {
-		topic = p.Topic(camera)
-		p.topics[camera] = topic
-	}
-	p.seq[camera]++
-	payload := append([]byte(nil), p.enc.Encode(camera, p.seq[camera], r)...)
-	p.mu.Unlock()
-	return p.Send(ctx, topic, payload)
-}
-
-// Topic is the result topic of camera: <prefix>/<device>/<camera>/result.
-func (p *Publisher) Topic(camera string) string {
-	return p.cfg.TopicPrefix + "/" + p.device + "/" + camera + "/result"
+// Write publishes m's payload on m.Topic (a copy: paho keeps it until the
+// broker acknowledges), waiting as Send does.
+func (p *Publisher) Write(ctx context.Context, m publish.Message) error {
+	return p.Send(ctx, m.Topic, append([]byte(nil), m.Payload...))
 }
 
 // Send publishes an already encoded payload on topic at the configured QoS

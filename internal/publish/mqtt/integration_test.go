@@ -1,4 +1,4 @@
-package publish
+package mqtt
 
 import (
 	"context"
@@ -20,24 +20,25 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
+	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/mqtttest"
+	"github.com/edged-io/edged/internal/publish"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // pahoSub subscribes with an independent paho client at QoS 1 and returns
 // the messages it receives, with their QoS and retained flags.
-func pahoSub(t *testing.T, addr, topic string) <-chan mqtt.Message {
+func pahoSub(t *testing.T, addr, topic string) <-chan paho.Message {
 	t.Helper()
-	msgs := make(chan mqtt.Message, 100)
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).
-		SetClientID("sub-" + NewBootID()).SetConnectTimeout(5 * time.Second))
+	msgs := make(chan paho.Message, 100)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).
+		SetClientID("sub-" + publish.NewBootID()).SetConnectTimeout(5 * time.Second))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscriber connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	tok := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) { msgs <- m })
+	tok := c.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) { msgs <- m })
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe %s: %v", topic, tok.Error())
 	}
@@ -45,7 +46,7 @@ func pahoSub(t *testing.T, addr, topic string) <-chan mqtt.Message {
 }
 
 // next returns the next message, failing the test if none comes within 10s.
-func next(t *testing.T, msgs <-chan mqtt.Message, what string) mqtt.Message {
+func next(t *testing.T, msgs <-chan paho.Message, what string) paho.Message {
 	t.Helper()
 	select {
 	case m := <-msgs:
@@ -64,7 +65,7 @@ func TestAvailabilityAndQoS1(t *testing.T) {
 	b := mqtttest.Start(t)
 	ctx := context.Background()
 	early := pahoSub(t, b.Addr, "edged/dev9/status")
-	p, err := New(brokerConfig(b.URL()), "dev9", "boot9", quietLog())
+	p, err := newTest(brokerConfig(b.URL()), "dev9", "boot9", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +86,13 @@ func TestAvailabilityAndQoS1(t *testing.T) {
 
 	results := pahoSub(t, b.Addr, "edged/dev9/front/result")
 	for i := 1; i <= 3; i++ {
-		if err := p.Publish(ctx, "front", result(uint64(i*10), infer.Label{Label: "tabby", Index: 281, Score: 0.75})); err != nil {
+		if err := sinkOf(p).Publish(ctx, "front", mkResult(uint64(i*10), result.Label{Label: "tabby", Index: 281, Score: 0.75})); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 1; i <= 3; i++ {
 		m := next(t, results, "result")
-		var pl Payload
+		var pl publish.Payload
 		if err := json.Unmarshal(m.Payload(), &pl); err != nil {
 			t.Fatalf("payload %s: %v", m.Payload(), err)
 		}
@@ -99,7 +100,7 @@ func TestAvailabilityAndQoS1(t *testing.T) {
 			t.Errorf("message on %q at QoS %d, want edged/dev9/front/result at QoS 1", m.Topic(), m.Qos())
 		}
 		if pl.V != 1 || pl.Seq != uint64(i) || pl.Frame != uint64(i*10) || pl.Device != "dev9" || pl.Camera != "front" || pl.Boot != "boot9" ||
-			len(pl.Labels) != 1 || pl.Labels[0] != (infer.Label{Label: "tabby", Index: 281, Score: 0.75}) {
+			len(pl.Labels) != 1 || pl.Labels[0] != (result.Label{Label: "tabby", Index: 281, Score: 0.75}) {
 			t.Errorf("result %d: %+v", i, pl)
 		}
 	}
@@ -125,7 +126,7 @@ func TestWrongPasswordRefused(t *testing.T) {
 	for _, c := range cases {
 		cfg := brokerConfig(b.URL())
 		cfg.Username, cfg.Password, cfg.ConnectTimeout = c.user, c.password, time.Minute
-		p, err := New(cfg, "pw", "b", quietLog())
+		p, err := newTest(cfg, "pw", "b", quietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,21 +213,21 @@ func TestMutualTLS(t *testing.T) {
 
 	cfg := brokerConfig("ssl://" + b.Addr)
 	cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile = ca, cliCert, cliKey
-	p, err := New(cfg, "mtls", "b", quietLog())
+	p, err := newTest(cfg, "mtls", "b", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Connect(ctx); err != nil {
 		t.Fatalf("with a client certificate: %v", err)
 	}
-	if err := p.Publish(ctx, "c", result(1, infer.Label{Label: "x", Score: 1})); err != nil {
+	if err := sinkOf(p).Publish(ctx, "c", mkResult(1, result.Label{Label: "x", Score: 1})); err != nil {
 		t.Fatalf("publish over mutual TLS: %v", err)
 	}
 	p.Close(ctx)
 
 	cfg.TLS.CertFile, cfg.TLS.KeyFile = "", ""
 	cfg.ConnectTimeout = 2 * time.Second
-	p, err = New(cfg, "mtls2", "b", quietLog())
+	p, err = newTest(cfg, "mtls2", "b", quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,11 +274,11 @@ func TestPlaintextPasswordOptIn(t *testing.T) {
 
 	cfg := brokerConfig("tcp://" + remote)
 	cfg.Username, cfg.Password = "cam", "s3cret-plain"
-	if _, err := New(cfg, "plain", "b", quietLog()); err == nil || !strings.Contains(err.Error(), "allow_plaintext_password") {
+	if _, err := newTest(cfg, "plain", "b", quietLog()); err == nil || !strings.Contains(err.Error(), "allow_plaintext_password") {
 		t.Fatalf("default: got %v, want a refusal naming broker.allow_plaintext_password", err)
 	}
 	cfg.AllowPlaintextPassword = true
-	p, err := New(cfg, "plain", "b", quietLog())
+	p, err := newTest(cfg, "plain", "b", quietLog())
 	if err != nil {
 		t.Fatalf("with allow_plaintext_password: %v", err)
 	}

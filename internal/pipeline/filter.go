@@ -1,4 +1,4 @@
-package publish
+package pipeline
 
 import (
 	"cmp"
@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/result"
 )
 
 // FilterConfig says which results of a camera are published.
@@ -21,13 +21,13 @@ type FilterConfig struct {
 // scores so that labels do not flicker. It is not safe for concurrent use.
 type Filter struct {
 	cfg     FilterConfig
-	history [][]infer.Label
+	history [][]result.Label
 	next    int
 	filled  int // results in history, up to len(history)
 	sums    map[int]*smoothed
 	last    int // top-1 index last published; -2 = nothing yet
 	lastAt  time.Time
-	out     []infer.Label
+	out     []result.Label
 }
 
 type smoothed struct {
@@ -52,14 +52,14 @@ func NewFilter(cfg FilterConfig) (*Filter, error) {
 	}
 	f := &Filter{cfg: cfg, last: -2, sums: map[int]*smoothed{}}
 	if cfg.Smoothing > 1 {
-		f.history = make([][]infer.Label, cfg.Smoothing)
+		f.history = make([][]result.Label, cfg.Smoothing)
 	}
 	return f, nil
 }
 
 // Accept smooths r's labels (replacing r.Labels when smoothing is on) and
 // reports whether r should be published at time now.
-func (f *Filter) Accept(r *Result, now time.Time) bool {
+func (f *Filter) Accept(r *result.Result, now time.Time) bool {
 	if f.history != nil {
 		r.Labels = append(r.Labels[:0], f.smooth(r.Labels)...)
 	}
@@ -78,7 +78,7 @@ func (f *Filter) Accept(r *Result, now time.Time) bool {
 // smooth keeps the last N label lists and returns the labels ranked by
 // their mean score over them (a label absent from a list counts 0 there).
 // The returned slice is the filter's own, valid until the next call.
-func (f *Filter) smooth(labels []infer.Label) []infer.Label {
+func (f *Filter) smooth(labels []result.Label) []result.Label {
 	old := f.history[f.next]
 	for _, l := range old {
 		if s := f.sums[l.Index]; s != nil {
@@ -105,9 +105,9 @@ func (f *Filter) smooth(labels []infer.Label) []infer.Label {
 			delete(f.sums, idx)
 			continue
 		}
-		out = append(out, infer.Label{Label: s.label, Index: idx, Score: s.sum / n})
+		out = append(out, result.Label{Label: s.label, Index: idx, Score: s.sum / n})
 	}
-	slices.SortFunc(out, func(a, b infer.Label) int {
+	slices.SortFunc(out, func(a, b result.Label) int {
 		if a.Score != b.Score {
 			return cmp.Compare(b.Score, a.Score)
 		}
