@@ -89,10 +89,6 @@ class EfficientNetLite0(nn.Module):
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(1280, num_classes)
 
-    def backbone_parameters(self):
-        """Everything but the classifier: frozen in the first fine-tuning phase."""
-        return [p for n, p in self.named_parameters() if not n.startswith("_fc.")]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu6(self._bn0(self._conv_stem(self._stem_pad(x))))
         x = self._blocks(x)

@@ -14,7 +14,14 @@ import logging
 import os
 import sys
 
-from . import __version__
+from . import __version__, plots
+from .archs import ARCHS
+from .checkpoint import torch_load
+from .data import scan
+from .imagenet import export_imagenet
+from .package import export_checkpoint, export_trained
+from .train import TrainConfig, train
+from .verify import MAX_INT8_DROP, evaluate_file
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="data loader processes")
     t.add_argument("--calibration", type=int, default=200, help="training images used to calibrate int8")
-    t.add_argument("--max-int8-drop", type=float, default=2.0,
+    t.add_argument("--max-int8-drop", type=float, default=MAX_INT8_DROP,
                    help="fail when int8 val accuracy is more than this many points below float")
 
     e = sub.add_parser("export", help="export a checkpoint to a verified int8 TFLite model folder")
@@ -58,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--calib", help="image folder to calibrate on (default: the checkpoint's training images)")
     e.add_argument("--val", help="image folder to verify on (default: the checkpoint's validation images)")
-    e.add_argument("--max-int8-drop", type=float, default=2.0)
+    e.add_argument("--max-int8-drop", type=float, default=MAX_INT8_DROP)
 
     v = sub.add_parser("evaluate", help="accuracy, per-class precision/recall and confusion matrix on a folder")
     v.add_argument("model", help="a .tflite (run by ai-edge-litert) or a checkpoint .pt (PyTorch, float)")
@@ -91,22 +98,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.cmd == "archs":
-        from .archs import ARCHS
-
         for a in ARCHS.values():
             print(f"{a.name:20s} default {a.default_size}px, min {a.min_size}px")
         return 0
     if args.cmd == "train":
-        from .train import TrainConfig, train
-
         kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "verbose", "out")}
-        card = train(TrainConfig(out_dir=args.out, **kw))
+        card = export_trained(train(TrainConfig(out_dir=args.out, **kw)))
         _summary(card, args.out)
         return 0
     if args.cmd == "export":
-        from .data import scan
-        from .train import export_checkpoint, torch_load
-
         classes = torch_load(args.checkpoint)["classes"]
         calib = scan(args.calib, classes).samples if args.calib else None
         val = scan(args.val, classes).samples if args.val else None
@@ -114,8 +114,6 @@ def _run(args: argparse.Namespace) -> int:
         _summary(card, args.out)
         return 0
     if args.cmd == "evaluate":
-        from .verify import evaluate_file
-
         report, skipped = evaluate_file(args.model, args.data_dir, args.labels)
         print(report.table())
         out = dict(report.as_dict(), model=args.model, data_dir=args.data_dir, skipped=[list(s) for s in skipped])
@@ -124,15 +122,11 @@ def _run(args: argparse.Namespace) -> int:
                 json.dump(out, f, indent=2)
                 f.write("\n")
         if args.plot:
-            from . import plots
-
             plots.confusion_matrix(report.classes, report.confusion, args.plot,
                                    f"{os.path.basename(args.model)} on {args.data_dir}")
         print(f"accuracy {report.accuracy:.2f}% on {report.total} images ({len(skipped)} skipped)")
         return 0
     if args.cmd == "export-imagenet":
-        from .imagenet import export_imagenet
-
         card = export_imagenet(args.out)
         for c in card["known_photos"]:
             print(f"{c['photo']:20s} want {c['want']!r}: float {c['float_top1']!r} {c['float_score']}, "

@@ -49,6 +49,16 @@ class ImageFolder:
         return c
 
 
+@dataclass
+class Split:
+    """Training and validation images of one run."""
+
+    classes: list[str]
+    train: list[Sample]
+    val: list[Sample]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
 class DataError(ValueError):
     """The data folder cannot be used (missing, empty, classes not matching)."""
 

@@ -1,9 +1,9 @@
 """Training: fine-tune or train from scratch on an image folder, keep the best
-epoch by validation accuracy, then hand the model to ``package`` for export.
+epoch by validation accuracy, and return it as a ``TrainResult`` (which
+``package.export_trained`` exports and verifies).
 
 CUDA with mixed precision when available (or asked for), CPU otherwise.
-Checkpoints hold only plain Python types and tensors, so they load on the
-torch 1.13 of Debian and on current torch releases alike.
+Checkpoints (``checkpoint``) are written after every epoch.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from . import archs
-from .data import (DataError, ImageFolder, Images, Sample, class_weights, is_skewed, scan,
-                   stratified_split)
+from . import archs, checkpoint
+from .data import DataError, ImageFolder, Images, Split, class_weights, is_skewed, scan, stratified_split
+from .verify import MAX_INT8_DROP
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class TrainConfig:
     workers: int = 2
     calibration: int = 200
     threads: int = 2
-    max_int8_drop: float = 2.0
+    max_int8_drop: float = MAX_INT8_DROP
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -104,19 +103,11 @@ def _amp(device: torch.device) -> tuple[Any, Any]:
     return (lambda: torch.autocast("cuda", dtype=torch.float16)), scaler
 
 
-def torch_load(path: str) -> Any:
-    """torch.load of our own files on every torch version (2.6 changed the default)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except TypeError:  # torch without the weights_only argument
-        return torch.load(path, map_location="cpu")
-
-
 def load_user_weights(model: nn.Module, path: str, head: Sequence[str] = ()) -> list[str]:
     """Load a state dict (or our checkpoint) from `path`. Tensors under the
     classifier prefixes `head` whose shape differs (another class count) are
     left untrained; returns their names. Any other mismatch is an error."""
-    state = torch_load(path)
+    state = checkpoint.torch_load(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict):
@@ -199,16 +190,6 @@ def _epoch(model: nn.Module, loader: Any, device: torch.device, train: bool, opt
     return loss_sum / max(total, 1), 100.0 * correct / max(total, 1)
 
 
-@dataclass
-class Split:
-    """Training and validation images of one run."""
-
-    classes: list[str]
-    train: list[Sample]
-    val: list[Sample]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-
 def load_split(cfg: TrainConfig) -> Split:
     """Scan the data folder(s) and split them (stratified, fixed seed) unless
     a validation folder is given."""
@@ -225,19 +206,36 @@ def load_split(cfg: TrainConfig) -> Split:
     return Split(folder.classes, train, val, skipped)
 
 
-def _samples_json(samples: Sequence[Sample]) -> list[list[Any]]:
-    return [[s.path, s.label] for s in samples]
+@dataclass
+class TrainResult:
+    """A finished run: the best epoch's model (on the CPU, in eval mode) and
+    what the model card records about its training."""
+
+    config: TrainConfig
+    model: nn.Module
+    arch: archs.Arch
+    size: int
+    split: Split
+    history: list[dict]
+    best_epoch: int
+    device: torch.device
+    pretrained: bool
+    frozen_epochs: int
+    balanced: bool
+
+    def summary(self) -> dict:
+        """The model card's ``training`` entry."""
+        cfg = self.config
+        return {"epochs_run": len(self.history), "best_epoch": self.best_epoch, "device": str(self.device),
+                "pretrained": self.pretrained, "backbone_frozen_epochs": self.frozen_epochs,
+                "class_balancing": self.balanced, "data_dir": cfg.data_dir, "val_dir": cfg.val_dir,
+                "val_fraction": None if cfg.val_dir else cfg.val_fraction, "seed": cfg.seed,
+                "torch": torch.__version__}
 
 
-def samples_from_json(items: Sequence[Sequence[Any]]) -> list[Sample]:
-    """Inverse of the checkpoint's sample lists."""
-    return [Sample(str(p), int(label)) for p, label in items]
-
-
-def train(cfg: TrainConfig) -> dict:
-    """Train, export and verify; returns the model card."""
-    from .package import package
-
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train, writing ``train_log.jsonl`` and the checkpoints into ``cfg.out_dir``;
+    returns the best epoch's model. Exporting it is ``package.export_trained``."""
     cfg.validate()
     device = pick_device(cfg.device)
     split = load_split(cfg)
@@ -246,7 +244,7 @@ def train(cfg: TrainConfig) -> dict:
     n = len(split.classes)
     log.info("data: %d classes, %d training and %d validation images, %d skipped; device %s",
              n, len(split.train), len(split.val), len(split.skipped), device)
-    os.makedirs(os.path.join(cfg.out_dir, "checkpoints"), exist_ok=True)
+    os.makedirs(checkpoint.folder(cfg.out_dir), exist_ok=True)
 
     model, pretrained = build_model(cfg, n)
     model.to(device)
@@ -265,22 +263,11 @@ def train(cfg: TrainConfig) -> dict:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     autocast, scaler = _amp(device)
 
-    history: list[dict] = []
-    start, best_acc, best_epoch, best_state = 1, -1.0, 0, None
+    state = checkpoint.RunState()
     if cfg.resume:
-        ck = torch_load(cfg.resume)
-        if ck.get("arch") != cfg.arch or ck.get("classes") != split.classes:
-            raise ValueError(f"resume {cfg.resume}: checkpoint is {ck.get('arch')} with classes {ck.get('classes')}, "
-                             f"this run is {cfg.arch} with {split.classes}")
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        if scaler is not None and ck.get("scaler"):
-            scaler.load_state_dict(ck["scaler"])
-        history, best_acc, best_epoch = ck["history"], ck["best_acc"], ck["best_epoch"]
-        best_state = ck.get("best_model")
-        start = ck["epoch"] + 1
-        log.info("resumed from %s at epoch %d (best %.2f%% at epoch %d)", cfg.resume, start, best_acc, best_epoch)
+        state = checkpoint.resume(cfg.resume, cfg.arch, split.classes, model, opt, sched, scaler)
+        log.info("resumed from %s at epoch %d (best %.2f%% at epoch %d)", cfg.resume, state.epoch + 1,
+                 state.best_acc, state.best_epoch)
 
     g = torch.Generator()
     g.manual_seed(cfg.seed)
@@ -299,8 +286,9 @@ def train(cfg: TrainConfig) -> dict:
     log_path = os.path.join(cfg.out_dir, "train_log.jsonl")
     if not cfg.resume and os.path.exists(log_path):
         os.remove(log_path)  # a fresh run starts a fresh log
-    stale = sum(1 for h in history if h["epoch"] > best_epoch)
-    for epoch in range(start, cfg.epochs + 1):
+    meta = checkpoint.run_meta(arch, size, split, asdict(cfg))
+    stale = sum(1 for h in state.history if h["epoch"] > state.best_epoch)
+    for epoch in range(state.epoch + 1, cfg.epochs + 1):
         frozen = epoch <= freeze
         _set_backbone(model, cfg.arch, not frozen)
         model.train()
@@ -315,86 +303,25 @@ def train(cfg: TrainConfig) -> dict:
         rec = {"epoch": epoch, "train_loss": round(tl, 5), "train_acc": round(ta, 3), "val_loss": round(vl, 5),
                "val_acc": round(va, 3), "lr": opt.param_groups[0]["lr"], "backbone_frozen": frozen,
                "epoch_seconds": round(train_s, 2), "device": str(device)}
-        history.append(rec)
+        state.history.append(rec)
         with open(log_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
         log.info("epoch %d/%d: train loss %.4f acc %.2f%%, val loss %.4f acc %.2f%%, %.1fs%s", epoch, cfg.epochs,
                  tl, ta, vl, va, train_s, " (backbone frozen)" if frozen else "")
-        if va > best_acc:
-            best_acc, best_epoch, stale = va, epoch, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if va > state.best_acc:
+            state.best_acc, state.best_epoch, stale = va, epoch, 0
+            state.best_model = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
-        meta = {"arch": cfg.arch, "classes": split.classes, "size": size, "img_size": size, "mean": list(arch.mean),
-                "std": list(arch.std), "config": asdict(cfg), "train_files": _samples_json(split.train),
-                "val_files": _samples_json(split.val), "skipped": [list(s) for s in split.skipped]}
-        torch.save({**meta, "model": best_state, "epoch": best_epoch, "val_acc": best_acc},
-                   os.path.join(cfg.out_dir, "checkpoints", "best.pt"))
-        torch.save({**meta, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None, "epoch": epoch,
-                    "history": history, "best_acc": best_acc, "best_epoch": best_epoch, "best_model": best_state},
-                   os.path.join(cfg.out_dir, "checkpoints", "last.pt"))
+        state.epoch = epoch
+        checkpoint.save(cfg.out_dir, meta, state, model, opt, sched, scaler)
         if stale >= cfg.patience and epoch < cfg.epochs:
             log.info("early stop: validation accuracy has not improved for %d epochs (best %.2f%% at epoch %d)",
-                     stale, best_acc, best_epoch)
+                     stale, state.best_acc, state.best_epoch)
             break
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state.best_model is not None:
+        model.load_state_dict(state.best_model)
     model.to("cpu").eval()
-    return package(model, cfg.arch, split.classes, size, arch.mean, arch.std, split.train, split.val, cfg.out_dir,
-                   history=history, skipped=split.skipped, calibration=cfg.calibration, seed=cfg.seed,
-                   threads=cfg.threads, max_drop=cfg.max_int8_drop,
-                   extra={"training": {"epochs_run": len(history), "best_epoch": best_epoch,
-                                       "device": str(device), "pretrained": pretrained,
-                                       "backbone_frozen_epochs": freeze, "class_balancing": balance,
-                                       "data_dir": cfg.data_dir, "val_dir": cfg.val_dir,
-                                       "val_fraction": None if cfg.val_dir else cfg.val_fraction,
-                                       "seed": cfg.seed, "torch": torch.__version__}})
-
-
-def load_checkpoint(path: str) -> tuple[nn.Module, dict]:
-    """Rebuild the model saved in a checkpoint (best.pt or last.pt) with its weights."""
-    ck = torch_load(path)
-    for key in ("arch", "classes", "model"):
-        if key not in ck:
-            raise ValueError(f"checkpoint {path}: no {key!r} entry (not written by edged-train?)")
-    model = archs.build(ck["arch"], len(ck["classes"]))
-    model.load_state_dict(ck["model"])
-    return model.eval(), ck
-
-
-def export_checkpoint(path: str, out_dir: str, calib: Sequence[Sample] | None = None,
-                      val: Sequence[Sample] | None = None, max_drop: float = 2.0) -> dict:
-    """Export and verify a checkpoint. Without `calib`/`val` the checkpoint's
-    own training and validation file lists are used."""
-    from .package import package
-
-    model, ck = load_checkpoint(path)
-    calib = list(calib) if calib else samples_from_json(ck.get("train_files", []))
-    val = list(val) if val else samples_from_json(ck.get("val_files", []))
-    missing = [s.path for s in calib + val if not os.path.exists(s.path)]
-    if missing:
-        raise DataError(f"checkpoint {path}: {len(missing)} recorded images are gone, e.g. {missing[0]}; "
-                        "pass the image folders explicitly")
-    return package(model, ck["arch"], ck["classes"], int(ck["size"]), ck["mean"], ck["std"], calib, val, out_dir,
-                   max_drop=max_drop, extra={"checkpoint": os.path.abspath(path)})
-
-
-def evaluate_tflite(data: bytes, samples: Sequence[Sample], size: int, num_classes: int,
-                    threads: int = 2) -> tuple[float, np.ndarray]:
-    """Accuracy (%) and confusion matrix of a TFLite model on labelled images."""
-    from .metrics import Report
-    from .verify import tflite_predictions
-
-    r = Report.of([str(i) for i in range(num_classes)], [s.label for s in samples],
-                  tflite_predictions(data, samples, size, threads))
-    return r.accuracy, r.confusion
-
-
-def per_class(confusion: np.ndarray, classes: Sequence[str]) -> dict:
-    """Per-class precision, recall and support from a confusion matrix."""
-    from .metrics import Report
-
-    return Report(list(classes), np.asarray(confusion)).as_dict()["per_class"]
+    return TrainResult(cfg, model, arch, size, split, state.history, state.best_epoch, device, pretrained, freeze,
+                       balance)

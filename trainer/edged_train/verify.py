@@ -3,13 +3,16 @@ same labelled images, and the export gate between them."""
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .data import Images, Sample
+from . import metadata
+from .checkpoint import load_checkpoint
+from .data import Images, Sample, scan
 from .export import TFLiteClassifier
 from .images import load_rgb
 from .metrics import Report
@@ -59,8 +62,6 @@ def evaluate_file(model_path: str, data_dir: str, labels_path: str | None = None
     A .tflite model's labels come from `labels_path`, else ``labels.txt``
     beside the model, else the labels embedded in the model.
     """
-    from .data import scan
-
     if model_path.endswith(".tflite"):
         with open(model_path, "rb") as f:
             data = f.read()
@@ -69,8 +70,6 @@ def evaluate_file(model_path: str, data_dir: str, labels_path: str | None = None
         folder = scan(data_dir, classes)
         pred = tflite_predictions(data, folder.samples, size, threads)
     else:
-        from .train import load_checkpoint
-
         model, ck = load_checkpoint(model_path)
         classes = list(ck["classes"])
         folder = scan(data_dir, classes)
@@ -79,10 +78,6 @@ def evaluate_file(model_path: str, data_dir: str, labels_path: str | None = None
 
 
 def _tflite_labels(model_path: str, data: bytes, labels_path: str | None) -> list[str]:
-    import os
-
-    from . import metadata
-
     path = labels_path or os.path.join(os.path.dirname(model_path), "labels.txt")
     if labels_path or os.path.exists(path):
         with open(path) as f:

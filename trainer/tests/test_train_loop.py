@@ -72,16 +72,18 @@ def _fashion_folder(root: str, per_class: int, size: int) -> None:
 
 @pytest.mark.skipif(not os.path.exists(FASHION), reason="Debian's dataset-fashion-mnist is not installed")
 def test_resume_continues_the_run(tmp_path):
-    from edged_train.train import TrainConfig, torch_load, train
+    from edged_train.checkpoint import torch_load
+    from edged_train.package import export_trained
+    from edged_train.train import TrainConfig, train
 
     data = tmp_path / "data"
     _fashion_folder(str(data), 40, 28)
     out = tmp_path / "out"
     base = dict(data_dir=str(data), out_dir=str(out), arch="lenet5", img_size=28, batch=16, workers=0,
                 calibration=30)
-    card1 = train(TrainConfig(epochs=1, **base))
+    card1 = export_trained(train(TrainConfig(epochs=1, **base)))
     assert card1["training"]["epochs_run"] == 1
-    card2 = train(TrainConfig(epochs=3, resume=str(out / "checkpoints" / "last.pt"), **base))
+    card2 = export_trained(train(TrainConfig(epochs=3, resume=str(out / "checkpoints" / "last.pt"), **base)))
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2, 3]
     assert torch_load(str(out / "checkpoints" / "last.pt"))["epoch"] == 3
