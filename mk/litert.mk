@@ -1,11 +1,11 @@
-# The LiteRT C runtime (the second inference engine, internal/litert).
+# The LiteRT C runtime (the second inference engine, internal/infer/litertengine/litert).
 #
 # litert-lib: libLiteRt.so from PyPI's ai-edge-litert 2.2.0 wheels (Apache-2.0)
 # for linux amd64 and arm64, into the ignored third_party/litert/linux_<arch>/.
 # The wheels are fetched once with pip (no dependencies, checked by sha256)
 # and cached in build/litert-wheels/. The wheel ships no C headers: the
 # binding's declarations were checked against litert/c/*.h at LiteRT's
-# v2.2.0 tag, and internal/litert/abi_test.go checks them against the
+# v2.2.0 tag, and internal/infer/litertengine/litert/abi_test.go checks them against the
 # symbols these libraries export.
 
 LITERT_VERSION := 2.2.0

@@ -10,8 +10,8 @@ ARM64_ENV := CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc
 .PHONY: test-tflite-arm64
 test-tflite-arm64: deps-arm64test tflite-lib conformance-models
 	@mkdir -p build/arm64
-	$(ARM64_ENV) $(GO) test -c -o build/arm64/tflite.test ./internal/tflite
+	$(ARM64_ENV) $(GO) test -c -o build/arm64/tflite.test ./internal/infer/tfliteengine/tflite
 	$(ARM64_ENV) $(GO) test -c -o build/arm64/tfliteengine.test ./internal/infer/tfliteengine
-	cd internal/tflite && QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64 ../../build/arm64/tflite.test -test.count=1
+	cd internal/infer/tfliteengine/tflite && QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64 ../../../../build/arm64/tflite.test -test.count=1
 	cd internal/infer/tfliteengine && GOMODCACHE=$$($(GO) env GOMODCACHE) QEMU_LD_PREFIX=/usr/aarch64-linux-gnu \
 		qemu-aarch64 ../../../build/arm64/tfliteengine.test -test.count=1

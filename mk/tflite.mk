@@ -3,7 +3,7 @@
 # tflite-lib: libtensorflowlite_c.so 2.9.0 for linux amd64 and arm64 (with
 # the XNNPACK delegate) and its C headers, from the npm package
 # tfjs-tflite-node@0.0.2 (Apache-2.0), into the ignored third_party/tflite/.
-# edged loads the library at run time; see internal/tflite.
+# edged loads the library at run time; see internal/infer/tfliteengine/tflite.
 
 TFLITE_NPM     := tfjs-tflite-node@0.0.2
 TFLITE_SHA256  := 3be1632328a76a2475e5b6833253763c802c859433becb4d879ee1860e3b5284

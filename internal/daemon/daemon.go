@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/edged-io/edged/internal/camera"
@@ -23,7 +24,6 @@ import (
 	"github.com/edged-io/edged/internal/infer/engines"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/pipeline"
-	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/publish"
 	"github.com/edged-io/edged/internal/publish/broker"
 	"github.com/edged-io/edged/internal/publish/mqtt"
@@ -41,8 +41,11 @@ type Options struct {
 	NoMQTT    bool      // only the Stdout sink: no broker, embedded or not
 	TFLiteLib string    // explicit runtime library path; empty searches the usual places
 	LiteRTLib string    // explicit LiteRT library path; empty searches the usual places
-	Log       *slog.Logger
-	Version   string // edged's version, for edged_build_info
+	// Engine, when set, is used instead of opening the configured one
+	// (tests give internal/infer/infertest's fake).
+	Engine  engines.Engine
+	Log     *slog.Logger
+	Version string // edged's version, for edged_build_info
 	// GPIOPins resolves GPIO pin names; nil uses the machine's (periph's
 	// host drivers). Tests give periph's gpiotest pins.
 	GPIOPins func(name string) gpio.Pin
@@ -93,183 +96,279 @@ func Hostname() string {
 	return string(out)
 }
 
+// Daemon is one configured edged. New starts every part but the cameras
+// (GPIO, engine, models, broker and publisher, queue, pipeline, HTTP
+// endpoint); Run runs the cameras until the context ends or every input has
+// ended; Close releases what New took, in the reverse order, however far
+// New got.
+type Daemon struct {
+	opts    Options
+	cfg     *config.Config
+	log     *slog.Logger
+	device  string
+	boot    string
+	started time.Time
+	closers []func() // popped by Close, last pushed first
+
+	led    *ledHealth
+	gp     *gpioHook
+	engine engines.Engine
+	met    *metrics.Metrics
+	reg    *infer.Registry
+	models map[string]*pipeline.Model // by name; reloads update it in place, Close closes what it holds
+	pub    *mqtt.Publisher            // nil without MQTT
+	q      *queue                     // the outbound queue in front of pub; nil when disabled
+	p      *pipeline.Pipeline
+	rl     *reloader
+	srv    *statusapi.Server // nil without http.addr
+}
+
 // Run runs edged until ctx ends or every camera's input has ended.
 func Run(ctx context.Context, opts Options) error {
-	cfg, log := opts.Config, opts.Log
-	if log == nil {
-		log = slog.Default()
+	d, err := New(ctx, opts)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil // stopped while starting
+		}
+		return err
 	}
-	device := cfg.Device
-	if device == "" {
-		device = Hostname()
+	defer d.Close()
+	return d.Run(ctx)
+}
+
+// push adds a release step for Close.
+func (d *Daemon) push(f func()) { d.closers = append(d.closers, f) }
+
+// Close releases everything New started, in the reverse order. It is safe
+// to call twice.
+func (d *Daemon) Close() error {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+	return nil
+}
+
+// New starts the parts of a run described by opts.Config, or returns the
+// first error after releasing what it had started. A ctx ending while the
+// broker is first reached returns ctx's error.
+func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
+	d := &Daemon{opts: opts, cfg: opts.Config, log: opts.Log, started: time.Now(), led: &ledHealth{},
+		models: map[string]*pipeline.Model{}}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	d.device = d.cfg.Device
+	if d.device == "" {
+		d.device = Hostname()
 	}
 	if os.Getenv("OPENCV_FFMPEG_CAPTURE_OPTIONS") == "" {
 		// Process-wide, so set once here before any camera goroutine runs.
 		os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", camera.FFmpegOptions)
 	}
-	led := &ledHealth{} // GPIO first: a missing pin fails before anything loads
-	gp, err := startGPIO(ctx, cfg.GPIO, gpio.Options{Log: log, Health: led, Lookup: opts.GPIOPins})
-	if err != nil {
-		return err
+	for _, start := range []func(context.Context) error{
+		d.startGPIO, // first: a missing pin fails before anything loads
+		d.startEngine,
+		d.loadModels,
+		d.startPipeline,
+		d.startHTTP,
+	} {
+		if err := start(ctx); err != nil {
+			return nil, err
+		}
 	}
-	defer gp.close()
-	noXNN := false
-	for _, m := range cfg.Models {
-		noXNN = noXNN || m.Accelerate == "off"
-	}
-	engine, err := engines.Open(engines.Options{Choice: cfg.Engine, TFLiteLib: opts.TFLiteLib,
-		LiteRTLib: opts.LiteRTLib, NoXNNPACK: noXNN, Log: log})
-	if err != nil {
-		return err
-	}
-	log.Info("inference engine ready", "engine", engine.Name(), "library", engine.LibraryPath())
-	met := metrics.New(metrics.BuildInfo{Version: opts.Version})
-	met.Engine(engine.Name(), engine.LibraryPath())
-	if err := gp.register(met.Registry()); err != nil {
-		return err
-	}
+	return d, nil
+}
 
-	reg := infer.NewRegistry(engine)
-	models := map[string]*pipeline.Model{}
-	defer func() {
-		for _, m := range models {
+func (d *Daemon) startGPIO(ctx context.Context) error {
+	gp, err := startGPIO(ctx, d.cfg.GPIO, gpio.Options{Log: d.log, Health: d.led, Lookup: d.opts.GPIOPins})
+	if err != nil {
+		return err
+	}
+	d.gp = gp
+	d.push(gp.close)
+	return nil
+}
+
+func (d *Daemon) startEngine(context.Context) error {
+	engine := d.opts.Engine
+	if engine == nil {
+		var err error
+		if engine, err = engines.Open(engineOptions(d.cfg, d.opts, d.log)); err != nil {
+			return err
+		}
+	}
+	d.engine = engine
+	d.log.Info("inference engine ready", "engine", engine.Name(), "library", engine.LibraryPath())
+	d.met = metrics.New(metrics.BuildInfo{Version: d.opts.Version})
+	d.met.Engine(engine.Name(), engine.LibraryPath())
+	return d.gp.register(d.met.Registry())
+}
+
+func (d *Daemon) loadModels(context.Context) error {
+	d.reg = infer.NewRegistry(d.engine)
+	d.push(func() {
+		for _, m := range d.models {
 			m.Close()
 		}
-	}()
-	for _, mc := range cfg.Models {
+	})
+	for _, mc := range d.cfg.Models {
 		spec, err := modelSpec(mc)
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
-		m, err := pipeline.LoadModel(reg, spec)
+		m, err := pipeline.LoadModel(d.reg, spec)
 		if err != nil {
 			return err
 		}
-		models[mc.Name] = m
+		d.models[mc.Name] = m
 		took := time.Since(t0)
-		met.ModelLoaded(mc.Name, spec.Path, m.Ref.SHA256, took)
-		log.Info("model loaded", "model", mc.Name, "path", spec.Path, "sha256", m.Ref.SHA256,
+		d.met.ModelLoaded(mc.Name, spec.Path, m.Ref.SHA256, took)
+		d.log.Info("model loaded", "model", mc.Name, "path", spec.Path, "sha256", m.Ref.SHA256,
 			"labels", len(m.Labels), "load_ms", took.Milliseconds())
 	}
+	return nil
+}
 
-	boot := publish.NewBootID()
+// startOutputs starts what results go to: stdout, and unless MQTT is off
+// the broker (embedded when none is configured), the publisher and the
+// queue in front of it.
+func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 	var outs []publish.Output
-	if opts.Stdout != nil {
-		outs = append(outs, publish.NewStdout(opts.Stdout))
+	if d.opts.Stdout != nil {
+		outs = append(outs, publish.NewStdout(d.opts.Stdout))
 	}
-	var pub *mqtt.Publisher
-	var q *queue // the outbound queue in front of pub; nil when disabled
-	if !opts.NoMQTT {
-		bcfg := cfg.Broker
-		if bcfg.URL == "" {
-			eb, err := broker.Start(bcfg.EmbeddedAddr, log)
-			if err != nil {
-				return err
-			}
-			defer eb.Close()
-			bcfg.URL = eb.URL()
-			log.Info("no broker configured: started the embedded MQTT broker", "addr", bcfg.EmbeddedAddr)
+	if d.opts.NoMQTT {
+		return outs, nil
+	}
+	bcfg := d.cfg.Broker
+	if bcfg.URL == "" {
+		eb, err := broker.Start(bcfg.EmbeddedAddr, d.log)
+		if err != nil {
+			return nil, err
 		}
-		if pub, err = mqtt.New(bcfg, device, log); err != nil {
-			return err
+		d.push(func() { eb.Close() })
+		bcfg.URL = eb.URL()
+		d.log.Info("no broker configured: started the embedded MQTT broker", "addr", bcfg.EmbeddedAddr)
+	}
+	pub, err := mqtt.New(bcfg, d.device, d.log)
+	if err != nil {
+		return nil, err
+	}
+	d.pub = pub
+	closeCtx := context.WithoutCancel(ctx)
+	d.push(func() { pub.Close(closeCtx) })
+	if err := pub.Connect(ctx); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, mqtt.ErrRefused):
+			// Credentials or certificates are wrong: retrying cannot help.
+			return nil, err
 		}
-		defer pub.Close(context.WithoutCancel(ctx))
-		if err := pub.Connect(ctx); err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case errors.Is(err, mqtt.ErrRefused):
-				// Credentials or certificates are wrong: retrying cannot help.
-				return err
-			}
-			log.Warn("broker not reachable yet; results wait until it is", "err", err)
-		}
-		if cfg.Queue.Enabled {
-			if q, err = startQueue(ctx, cfg.Queue, pub, met, log); err != nil {
-				return err
-			}
-			defer q.close()
-			outs = append(outs, q.ob)
-		} else {
-			outs = append(outs, pub)
-		}
+		d.log.Warn("broker not reachable yet; results wait until it is", "err", err)
+	}
+	if !d.cfg.Queue.Enabled {
+		return append(outs, pub), nil
+	}
+	if d.q, err = startQueue(ctx, d.cfg.Queue, pub, d.met, d.log); err != nil {
+		return nil, err
+	}
+	d.push(d.q.close)
+	return append(outs, d.q.ob), nil
+}
+
+func (d *Daemon) startPipeline(ctx context.Context) error {
+	d.boot = publish.NewBootID()
+	outs, err := d.startOutputs(ctx)
+	if err != nil {
+		return err
 	}
 	if len(outs) == 0 {
 		return errors.New("no sink: enable MQTT or --stdout")
 	}
-	sink := publish.NewSink(publish.Identity{Device: device, Boot: boot, TopicPrefix: cfg.Broker.TopicPrefix}, outs...)
-
+	sink := publish.NewSink(publish.Identity{Device: d.device, Boot: d.boot, TopicPrefix: d.cfg.Broker.TopicPrefix}, outs...)
 	var cams []pipeline.CameraSpec
-	for _, cc := range cfg.Cameras {
-		m := models[cc.Model]
-		cams = append(cams, pipeline.CameraSpec{
-			Camera: camera.Config{
-				Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop,
-				Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
-				Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
-			},
-			Model:  m,
-			Filter: pipeline.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing},
-			Gate:   gp.gate(cc.Name),
-		})
+	for _, cc := range d.cfg.Cameras {
+		cams = append(cams, cameraSpec(cc, d.models[cc.Model], d.gp.gate(cc.Name)))
 	}
-	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sink, Log: log, Metrics: met, Observer: gp.observer()})
+	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sink, Log: d.log, Metrics: d.met, Observer: d.gp.observer()})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	met.WatchCameras(p.States)
-
-	load := opts.LoadConfig
+	d.p = p
+	d.push(func() { p.Close() })
+	d.met.WatchCameras(p.States)
+	load := d.opts.LoadConfig
 	if load == nil {
-		load = func() (*config.Config, error) { return cfg, nil }
+		load = func() (*config.Config, error) { return d.cfg, nil }
 	}
-	rl, err := newReloader(cfg, load, reg, p, models, met, log)
+	d.rl = newReloader(d.cfg, load, d.reg, p, d.models, d.met, d.log)
+	snapshot := d.snapshot
+	d.led.snapshot.Store(&snapshot)
+	return nil
+}
+
+// snapshot is the daemon's state for /healthz, the status LED and systemd.
+func (d *Daemon) snapshot() statusapi.Snapshot {
+	s := statusapi.Snapshot{Version: d.opts.Version, Device: d.device, Boot: d.boot, Started: d.started,
+		Cameras: d.p.States(), Models: d.rl.modelInfo(), Reload: d.rl.lastReload(),
+		Engine: statusapi.Engine{Name: d.engine.Name(), Library: d.engine.LibraryPath()}}
+	if d.pub != nil {
+		b := &statusapi.Broker{URL: d.pub.URL(), Connected: d.pub.Connected()}
+		// With the queue, results are safe once accepted: ready without a
+		// broker.
+		b.Ready = b.Connected || (d.q != nil && d.q.ob.Ready())
+		if err := d.pub.LastError(); err != nil {
+			b.LastError = err.Error()
+		}
+		s.Broker = b
+	}
+	return s
+}
+
+func (d *Daemon) startHTTP(context.Context) error {
+	if d.cfg.HTTP.Addr == "" {
+		return nil
+	}
+	srv, err := statusapi.Listen(d.cfg.HTTP.Addr, d.met.Handler(), d.snapshot, d.log)
 	if err != nil {
 		return err
 	}
-	started := time.Now()
-	snapshot := func() statusapi.Snapshot {
-		s := statusapi.Snapshot{Version: opts.Version, Device: device, Boot: boot, Started: started,
-			Cameras: p.States(), Models: rl.modelInfo(), Reload: rl.lastReload(),
-			Engine: statusapi.Engine{Name: engine.Name(), Library: engine.LibraryPath()}}
-		if pub != nil {
-			b := &statusapi.Broker{URL: pub.URL(), Connected: pub.Connected()}
-			// With the queue, results are safe once accepted: ready
-			// without a broker.
-			b.Ready = b.Connected || (q != nil && q.ob.Ready())
-			if err := pub.LastError(); err != nil {
-				b.LastError = err.Error()
-			}
-			s.Broker = b
-		}
-		return s
-	}
-	led.snapshot.Store(&snapshot)
+	d.srv = srv
+	d.push(func() { srv.Close() })
+	d.log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr().String())
+	return nil
+}
+
+// Run runs the cameras until ctx ends or every input has ended, serving
+// the HTTP endpoint, systemd's notifications and reloads meanwhile; then
+// the queue gets a moment to drain. Close releases the rest.
+func (d *Daemon) Run(ctx context.Context) error {
 	runCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
-	if cfg.HTTP.Addr != "" {
-		srv, err := statusapi.Listen(cfg.HTTP.Addr, met.Handler(), snapshot, log)
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr().String())
-		go func() {
-			if err := srv.Run(runCtx); err != nil {
-				log.Error("http endpoint stopped", "err", err)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if d.srv != nil {
+		wg.Go(func() {
+			if err := d.srv.Run(runCtx); err != nil {
+				d.log.Error("http endpoint stopped", "err", err)
 			}
-		}()
+		})
 	}
-
 	// Under systemd (Type=notify): READY=1 once serving, status lines,
 	// and watchdog pings while the pipeline makes progress.
 	notify, err := sdnotify.New(os.Getenv)
 	if err != nil {
 		return err
 	}
-	sup := &supervisor{notify: notify, snapshot: snapshot, stalls: p.Stalls, log: log, tick: 250 * time.Millisecond}
+	sup := &supervisor{notify: notify, snapshot: d.snapshot, stalls: d.p.Stalls, log: d.log, tick: 250 * time.Millisecond}
 	supDone := make(chan struct{})
 	go func() { sup.run(runCtx); close(supDone) }()
 	reloadDone := make(chan struct{})
@@ -279,25 +378,25 @@ func Run(ctx context.Context, opts Options) error {
 			select {
 			case <-runCtx.Done():
 				return
-			case <-opts.Reload:
+			case <-d.opts.Reload:
 				sup.reloading()
-				rl.reload()
+				d.rl.reload()
 				sup.reloaded()
 			}
 		}
 	}()
 
-	log.Info("edged running", "device", device, "cameras", len(cams), "boot", boot)
-	err = p.Run(ctx)
-	log.Info("edged stopping", "reason", stopReason(ctx))
-	if q != nil {
-		q.drain(ctx, 10*time.Second)
+	d.log.Info("edged running", "device", d.device, "cameras", len(d.cfg.Cameras), "boot", d.boot)
+	err = d.p.Run(ctx)
+	d.log.Info("edged stopping", "reason", stopReason(ctx))
+	if d.q != nil {
+		d.q.drain(ctx, 10*time.Second)
 	}
 	stopServing()
 	<-supDone
-	<-reloadDone // the models it may have swapped in are closed by the defer above
+	<-reloadDone // the models it may have swapped in are closed by Close
 	if nerr := notify.Stopping("stopping: " + stopReason(ctx)); nerr != nil {
-		log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
+		d.log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
 	}
 	return err
 }
@@ -307,29 +406,4 @@ func stopReason(ctx context.Context) string {
 		return "signal"
 	}
 	return "end of input"
-}
-
-// modelSpec turns a model's configuration into what the pipeline loads.
-func modelSpec(mc config.Model) (pipeline.ModelSpec, error) {
-	path := mc.Path
-	if path == "" {
-		p, err := DefaultModelPath()
-		if err != nil {
-			return pipeline.ModelSpec{}, fmt.Errorf("model %q: %w", mc.Name, err)
-		}
-		path = p
-	}
-	var norm preprocess.Norm
-	if len(mc.Mean) > 0 {
-		for ch := 0; ch < 3; ch++ {
-			norm.Mean[ch] = float32(mc.Mean[min(ch, len(mc.Mean)-1)])
-			norm.Std[ch] = float32(mc.Std[min(ch, len(mc.Std)-1)])
-		}
-	}
-	return pipeline.ModelSpec{
-		Name: mc.Name, Path: path, LabelsPath: mc.Labels,
-		Options: infer.Options{Threads: mc.Threads, Accelerate: mc.Accelerate},
-		Post:    infer.PostConfig{TopK: mc.TopK, Threshold: float32(mc.Threshold), Softmax: mc.Softmax},
-		Norm:    norm, BGR: mc.Color == "bgr",
-	}, nil
 }

@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,11 +17,11 @@ import (
 
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/gpio"
-	"github.com/edged-io/edged/internal/infer/tfliteengine"
 	"github.com/edged-io/edged/internal/publish"
 	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
 	"github.com/edged-io/edged/internal/statusapi"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // TestRunMissingPin: a pin this machine does not have stops edged at start
@@ -92,15 +89,8 @@ func (p *recPin) driven() []pgpio.Level {
 // space shuttle on the first camera and a status LED: the daemon wires the
 // gates, the output rule and the LED.
 func TestRunWiresGPIO(t *testing.T) {
-	lib := filepath.Join("..", "..", "third_party", "tflite", "linux_"+runtime.GOARCH, tfliteengine.LibraryName)
-	if _, err := os.Stat(lib); err != nil && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	gomod, _ := exec.Command("go", "env", "GOMODCACHE").Output()
-	photo := filepath.Join(strings.TrimSpace(string(gomod)), "gocv.io", "x", "gocv@v0.31.0", "images", "space_shuttle.jpg")
-	if _, err := os.Stat(photo); err != nil {
-		t.Skipf("photo missing: %v", err)
-	}
+	lib := testenv.Library(t, "tflite")
+	photo := testenv.Photo(t, "space_shuttle.jpg")
 	video := filepath.Join(t.TempDir(), "shuttle.avi")
 	if err := samplevideo.Write(video, []string{photo}, samplevideo.Options{Width: 224, Height: 224, FPS: 5, FramesPerPhoto: 3}); err != nil {
 		t.Fatal(err)

@@ -52,8 +52,9 @@ type queue struct {
 // startQueue opens the queue file and starts delivering through pub.
 func startQueue(ctx context.Context, c config.Queue, pub *mqtt.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
 	path := QueuePath(c.Path)
-	ob, err := outbox.Open(outbox.Options{Path: path, MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Policy: c.Policy,
-		Log: log, Metrics: outbox.NewMetrics(met.Registry())})
+	o := queueOptions(c, path)
+	o.Log, o.Metrics = log, outbox.NewMetrics(met.Registry())
+	ob, err := outbox.Open(o)
 	if err != nil {
 		return nil, err
 	}

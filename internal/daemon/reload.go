@@ -45,10 +45,10 @@ type reloader struct {
 
 // newReloader takes over the models the daemon loaded from cfg.
 func newReloader(cfg *config.Config, load func() (*config.Config, error), reg *infer.Registry, p *pipeline.Pipeline,
-	models map[string]*pipeline.Model, met *metrics.Metrics, log *slog.Logger) (*reloader, error) {
+	models map[string]*pipeline.Model, met *metrics.Metrics, log *slog.Logger) *reloader {
 	r := &reloader{load: load, reg: reg, p: p, met: met, log: log, running: cfg, models: models}
 	r.publishInfo(cfg)
-	return r, nil
+	return r
 }
 
 // modelInfo is what the HTTP endpoint shows about the loaded models.
@@ -135,8 +135,7 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 		if m == nil {
 			return fail(fmt.Errorf("cameras[%d].model: no model named %q", i, cc.Model))
 		}
-		updates[cc.Name] = pipeline.CameraUpdate{Model: m,
-			Filter: pipeline.FilterConfig{Mode: cc.Publish.Mode, Heartbeat: cc.Publish.Heartbeat, Smoothing: cc.Publish.Smoothing}}
+		updates[cc.Name] = pipeline.CameraUpdate{Model: m, Filter: filterConfig(cc.Publish)}
 	}
 	swap, err := r.p.Prepare(updates)
 	if err != nil {

@@ -3,10 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +19,7 @@ import (
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // collect is a Sink that keeps a copy of what it is given (the pipeline
@@ -47,11 +45,7 @@ func (c *collect) Publish(_ context.Context, _ string, r *result.Result) error {
 // frame is inferred and the relay switches on; Close releases it.
 func TestGPIOGateAndOutput(t *testing.T) {
 	e := engine(t)
-	gomod, _ := exec.Command("go", "env", "GOMODCACHE").Output()
-	photo := filepath.Join(strings.TrimSpace(string(gomod)), "gocv.io", "x", "gocv@v0.31.0", "images", "space_shuttle.jpg")
-	if _, err := os.Stat(photo); err != nil {
-		t.Skipf("photo missing: %v", err)
-	}
+	photo := testenv.Photo(t, "space_shuttle.jpg")
 	const frames = 4
 	video := filepath.Join(t.TempDir(), "shuttle.avi")
 	if err := samplevideo.Write(video, []string{photo}, samplevideo.Options{Width: 224, Height: 224, FPS: 5, FramesPerPhoto: frames}); err != nil {

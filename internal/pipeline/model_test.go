@@ -3,22 +3,19 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 func engine(t testing.TB) infer.Engine {
 	t.Helper()
-	e, err := tfliteengine.Open(filepath.Join("..", "..", "third_party", "tflite", "linux_"+runtime.GOARCH, tfliteengine.LibraryName))
+	e, err := tfliteengine.Open(testenv.Library(t, "tflite"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	return e
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samplevideo"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // recorder is a sink that keeps copies of what it is handed (the pipeline
@@ -38,11 +38,7 @@ func video(t testing.TB, framesPerPhoto int, names ...string) string {
 	t.Helper()
 	var photos []string
 	for _, n := range names {
-		p := filepath.Join("/usr/share/doc/opencv-doc/examples/data", n)
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("photo missing (apt install opencv-doc): %v", err)
-		}
-		photos = append(photos, p)
+		photos = append(photos, testenv.Photo(t, n))
 	}
 	path := filepath.Join(t.TempDir(), "v.avi")
 	if err := samplevideo.Write(path, photos, samplevideo.Options{Width: 320, Height: 240, FPS: 25, FramesPerPhoto: framesPerPhoto}); err != nil {

@@ -50,6 +50,9 @@ func Fixed(scores []float32, latency time.Duration) Script {
 // Name identifies the fake.
 func (e *Engine) Name() string { return "infertest" }
 
+// LibraryPath is empty: the fake loads no library.
+func (e *Engine) LibraryPath() string { return "" }
+
 // Load accepts a checked model file and reports its tensors.
 func (e *Engine) Load(_ []byte, info *modelfile.Info, opts infer.Options) (infer.Model, error) {
 	switch opts.Accelerate {

@@ -1,5 +1,5 @@
 // Package litertengine is edged's LiteRT engine: it implements infer.Engine
-// over the internal/litert binding (the compiled-model API on the CPU
+// over the internal/infer/litertengine/litert binding (the compiled-model API on the CPU
 // accelerator), checking every model file with internal/modelfile before
 // the runtime sees it.
 package litertengine
@@ -13,7 +13,7 @@ import (
 	"sync"
 
 	"github.com/edged-io/edged/internal/infer"
-	"github.com/edged-io/edged/internal/litert"
+	"github.com/edged-io/edged/internal/infer/litertengine/litert"
 	"github.com/edged-io/edged/internal/modelfile"
 )
 

@@ -9,19 +9,16 @@ import (
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/modelfile"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // spaceShuttleRGB decodes gocv's space shuttle photo and resizes it to
 // size×size (nearest neighbour) as packed RGB.
 func spaceShuttleRGB(t testing.TB, size int) []byte {
 	t.Helper()
-	gomod := os.Getenv("GOMODCACHE")
-	if gomod == "" {
-		gomod = filepath.Join(os.Getenv("HOME"), "go", "pkg", "mod")
-	}
-	f, err := os.Open(filepath.Join(gomod, "gocv.io", "x", "gocv@v0.31.0", "images", "space_shuttle.jpg"))
+	f, err := os.Open(testenv.Photo(t, "space_shuttle.jpg"))
 	if err != nil {
-		t.Skipf("gocv images not in the module cache: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	img, err := jpeg.Decode(f)

@@ -1,5 +1,5 @@
 // Package tfliteengine is edged's TensorFlow Lite engine: it implements
-// infer.Engine over the internal/tflite binding, checking every model file
+// infer.Engine over the internal/infer/tfliteengine/tflite binding, checking every model file
 // with internal/modelfile before the runtime sees it.
 package tfliteengine
 
@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/infer/tfliteengine/tflite"
 	"github.com/edged-io/edged/internal/modelfile"
-	"github.com/edged-io/edged/internal/tflite"
 )
 
 // LibraryName is the file name of the TFLite C library.

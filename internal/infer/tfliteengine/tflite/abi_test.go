@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // The binding declares its own function-pointer types instead of including
@@ -35,7 +37,7 @@ var newerOnly = map[string]bool{"TfLiteXNNPackDelegateGetFlags": true}
 // they have not been fetched (outside CI).
 func headerDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "third_party", "tflite", "include", "tensorflow", "lite", "c")
+	dir := filepath.Join(testenv.Root(t), "third_party", "tflite", "include", "tensorflow", "lite", "c")
 	if _, err := os.Stat(filepath.Join(dir, "c_api.h")); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("TFLite headers: %v", err)
@@ -272,7 +274,7 @@ func TestLibrariesExportSymbols(t *testing.T) {
 		machine elf.Machine
 	}{{"linux_amd64", elf.EM_X86_64}, {"linux_arm64", elf.EM_AARCH64}} {
 		t.Run(arch.dir, func(t *testing.T) {
-			path := filepath.Join("..", "..", "third_party", "tflite", arch.dir, "libtensorflowlite_c.so")
+			path := filepath.Join(testenv.Root(t), "third_party", "tflite", arch.dir, "libtensorflowlite_c.so")
 			f, err := elf.Open(path)
 			if err != nil {
 				if os.IsNotExist(err) && os.Getenv("CI") == "" {

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // openLib opens the library the source tree's `make tflite-lib` fetched,
@@ -18,7 +20,7 @@ func openLib(t *testing.T) *Library {
 	t.Helper()
 	path := os.Getenv("EDGED_TFLITE_LIB")
 	if path == "" {
-		path = filepath.Join("..", "..", "third_party", "tflite", "linux_"+runtime.GOARCH, "libtensorflowlite_c.so")
+		path = filepath.Join(testenv.Root(t), "third_party", "tflite", "linux_"+runtime.GOARCH, "libtensorflowlite_c.so")
 	}
 	if _, err := os.Stat(path); err != nil {
 		if os.Getenv("CI") != "" {
@@ -35,7 +37,7 @@ func openLib(t *testing.T) *Library {
 
 func readFile(t *testing.T, parts ...string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(append([]string{"..", ".."}, parts...)...))
+	data, err := os.ReadFile(filepath.Join(append([]string{testenv.Root(t)}, parts...)...))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && os.Getenv("CI") == "" {
 			t.Skipf("%v", err)

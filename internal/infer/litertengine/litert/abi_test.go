@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // The binding declares its own function-pointer types instead of including
@@ -120,7 +122,7 @@ func TestDeclarationsMatchHeaders(t *testing.T) {
 func TestLibrariesExportSymbols(t *testing.T) {
 	decls := declarations(t)
 	for _, arch := range []string{"amd64", "arm64"} {
-		path := filepath.Join("..", "..", "third_party", "litert", "linux_"+arch, "libLiteRt.so")
+		path := filepath.Join(testenv.Root(t), "third_party", "litert", "linux_"+arch, "libLiteRt.so")
 		f, err := elf.Open(path)
 		if err != nil {
 			if os.Getenv("CI") != "" {

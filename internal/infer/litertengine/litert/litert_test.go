@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 func openLib(t *testing.T) *Library {
 	t.Helper()
-	path := filepath.Join("..", "..", "third_party", "litert", "linux_"+runtime.GOARCH, "libLiteRt.so")
+	path := filepath.Join(testenv.Root(t), "third_party", "litert", "linux_"+runtime.GOARCH, "libLiteRt.so")
 	l, err := Open(path)
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -34,7 +36,7 @@ func TestOpenMissing(t *testing.T) {
 // and closes everything twice in both orders.
 func TestModelLifecycle(t *testing.T) {
 	l := openLib(t)
-	data, err := os.ReadFile(filepath.Join("..", "..", "models", "efficientnet_lite0_int8.tflite"))
+	data, err := os.ReadFile(filepath.Join(testenv.Root(t), "models", "efficientnet_lite0_int8.tflite"))
 	if err != nil {
 		t.Fatal(err)
 	}

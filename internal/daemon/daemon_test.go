@@ -1,0 +1,126 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/infer/infertest"
+	"github.com/edged-io/edged/internal/mqtttest"
+	"github.com/edged-io/edged/internal/outbox"
+	"github.com/edged-io/edged/internal/publish"
+)
+
+// TestNewReleasesAfterPartialStart: when the last part New starts (the
+// HTTP endpoint, on a busy port) fails, everything started before it is
+// released: the models are closed, the embedded broker's port and the
+// queue file are free again.
+func TestNewReleasesAfterPartialStart(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	brokerAddr := "127.0.0.1:" + strconv.Itoa(mqtttest.FreePort(t))
+	queue := filepath.Join(t.TempDir(), "queue.db")
+	t.Setenv("EDGED_MODEL_DIR", filepath.Join("..", "..", "models"))
+	cfg, err := config.Parse([]byte(`
+http: {addr: "`+busy.Addr().String()+`"}
+broker: {embedded_addr: "`+brokerAddr+`"}
+queue: {enabled: true, path: `+queue+`}
+cameras:
+  - {name: front, source: `+t.TempDir()+`}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &infertest.Engine{}
+	d, err := New(context.Background(), Options{Config: cfg, Engine: e, Log: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		d.Close()
+		t.Fatal("New succeeded on a busy http.addr")
+	}
+	if !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Errorf("error %v does not name the busy address", err)
+	}
+	if s := e.Stats(); s.Loads != 1 || s.Open != 0 {
+		t.Errorf("engine %+v: want the model loaded once and closed", s)
+	}
+	if l, err := net.Listen("tcp", brokerAddr); err != nil {
+		t.Errorf("the embedded broker's port is still taken: %v", err)
+	} else {
+		l.Close()
+	}
+	q, err := outbox.Open(outbox.Options{Path: queue, MaxBytes: 1 << 20})
+	if err != nil {
+		t.Errorf("the queue file is still locked: %v", err)
+	} else {
+		q.Close()
+	}
+}
+
+// TestRunWithFakeEngine: a whole run with the scripted engine and stdout
+// only: every photo of a folder is published once, in order, with the
+// scripted label and latency.
+func TestRunWithFakeEngine(t *testing.T) {
+	dir := t.TempDir()
+	writeJPEGs(t, dir, 4)
+	t.Setenv("EDGED_MODEL_DIR", filepath.Join("..", "..", "models"))
+	cfg, err := config.Parse([]byte(`
+http: {addr: ""}
+device: fake
+cameras:
+  - {name: front, source: `+dir+`}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores := make([]float32, 1000)
+	scores[812] = 0.75
+	e := &infertest.Engine{Script: infertest.Fixed(scores, time.Millisecond)}
+	var stdout bytes.Buffer
+	if err := Run(context.Background(), Options{Config: cfg, Engine: e, NoMQTT: true, Stdout: &stdout,
+		Log: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want one per photo: %q", len(lines), lines)
+	}
+	for i, line := range lines {
+		var p publish.Payload
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Seq != uint64(i+1) || p.Device != "fake" || p.Labels[0].Label != "space shuttle" || p.Latency.Infer < 1 {
+			t.Errorf("line %d: %+v", i, p)
+		}
+	}
+	if s := e.Stats(); s.Open != 0 {
+		t.Errorf("engine %+v: model not closed after the run", s)
+	}
+}
+
+// writeJPEGs writes n small grey JPEGs (00.jpg, 01.jpg, ...) into dir.
+func writeJPEGs(t *testing.T, dir string, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(40*i), 128, 200, 0), 120, 160, gocv.MatTypeCV8UC3)
+		ok := gocv.IMWrite(filepath.Join(dir, fmt.Sprintf("%02d.jpg", i)), m)
+		m.Close()
+		if !ok {
+			t.Fatal("IMWrite failed")
+		}
+	}
+}

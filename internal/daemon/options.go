@@ -1,0 +1,76 @@
+package daemon
+
+// The translation of the configuration into each part's options lives
+// here, in one place.
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/edged-io/edged/internal/camera"
+	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/infer/engines"
+	"github.com/edged-io/edged/internal/outbox"
+	"github.com/edged-io/edged/internal/pipeline"
+	"github.com/edged-io/edged/internal/preprocess"
+)
+
+// engineOptions picks the engine as the configuration asks. XNNPACK stays
+// off when any model turns acceleration off.
+func engineOptions(cfg *config.Config, opts Options, log *slog.Logger) engines.Options {
+	noXNN := false
+	for _, m := range cfg.Models {
+		noXNN = noXNN || m.Accelerate == "off"
+	}
+	return engines.Options{Choice: cfg.Engine, TFLiteLib: opts.TFLiteLib, LiteRTLib: opts.LiteRTLib, NoXNNPACK: noXNN, Log: log}
+}
+
+// cameraSpec is what the pipeline runs for camera cc on model m.
+func cameraSpec(cc config.Camera, m *pipeline.Model, gate pipeline.Gate) pipeline.CameraSpec {
+	return pipeline.CameraSpec{
+		Camera: camera.Config{
+			Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop,
+			Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
+			Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
+		},
+		Model:  m,
+		Filter: filterConfig(cc.Publish),
+		Gate:   gate,
+	}
+}
+
+// filterConfig is a camera's publish filter.
+func filterConfig(p config.Publish) pipeline.FilterConfig {
+	return pipeline.FilterConfig{Mode: p.Mode, Heartbeat: p.Heartbeat, Smoothing: p.Smoothing}
+}
+
+// queueOptions opens the queue at path as the configuration bounds it.
+func queueOptions(c config.Queue, path string) outbox.Options {
+	return outbox.Options{Path: path, MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Policy: c.Policy}
+}
+
+// modelSpec turns a model's configuration into what the pipeline loads.
+func modelSpec(mc config.Model) (pipeline.ModelSpec, error) {
+	path := mc.Path
+	if path == "" {
+		p, err := DefaultModelPath()
+		if err != nil {
+			return pipeline.ModelSpec{}, fmt.Errorf("model %q: %w", mc.Name, err)
+		}
+		path = p
+	}
+	var norm preprocess.Norm
+	if len(mc.Mean) > 0 {
+		for ch := 0; ch < 3; ch++ {
+			norm.Mean[ch] = float32(mc.Mean[min(ch, len(mc.Mean)-1)])
+			norm.Std[ch] = float32(mc.Std[min(ch, len(mc.Std)-1)])
+		}
+	}
+	return pipeline.ModelSpec{
+		Name: mc.Name, Path: path, LabelsPath: mc.Labels,
+		Options: infer.Options{Threads: mc.Threads, Accelerate: mc.Accelerate},
+		Post:    infer.PostConfig{TopK: mc.TopK, Threshold: float32(mc.Threshold), Softmax: mc.Softmax},
+		Norm:    norm, BGR: mc.Color == "bgr",
+	}, nil
+}
