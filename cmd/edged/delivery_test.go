@@ -52,50 +52,6 @@ func queueConfig(t *testing.T, brokerURL, video, queuePath string, fps int, queu
 	return path
 }
 
-// startEdged starts the binary with the configuration and returns it, its
-// log and its /metrics URL.
-func startEdged(t *testing.T, ctx context.Context, cfg string) (*exec.Cmd, *lockedBuffer, string) {
-	t.Helper()
-	cmd, _, _ := edged(t, ctx, "run", "--config", cfg)
-	log := &lockedBuffer{}
-	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return cmd, log, "http://" + httpAddr(t, log) + "/metrics"
-}
-
-// waitMetric polls a metric until cond holds for its value.
-func waitMetric(t *testing.T, url, series string, within time.Duration, cond func(float64) bool) float64 {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		v := scrapeValue(t, url, series)
-		if cond(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v after %v", series, v, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stopEdged ends edged with SIGTERM and expects a clean exit.
-func stopEdged(t *testing.T, cmd *exec.Cmd, log *lockedBuffer) {
-	t.Helper()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("edged after SIGTERM: %v\n%s", err, log)
-	}
-}
-
 // byBoot splits payloads by boot id, in the order the boots first appear.
 func byBoot(ps []publish.Payload) (boots []string, seqs map[string][]uint64) {
 	seqs = map[string][]uint64{}

@@ -25,24 +25,6 @@ type cameraHealth struct {
 	} `json:"cameras"`
 }
 
-// waitCamera polls /healthz until cond holds for the camera, or fails.
-func waitCamera(t *testing.T, base, name string, within time.Duration, what string, cond func(state string, reconnects uint64) bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var h cameraHealth
-		getJSON(t, base+"/healthz", -1, &h)
-		c := h.Cameras[name]
-		if cond(c.State, c.Reconnects) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("camera %s not %s after %v: %+v", name, what, within, c)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestStreamStallsClosesReturns: of two cameras in one daemon, the MJPEG
 // stream stalls (connection open, no bytes), then is closed and refused,
 // then comes back. The daemon's default FFmpeg read timeout turns the stall

@@ -64,13 +64,7 @@ cameras:
 `, b.URL(), s.URL)), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd, _, _ := edged(t, ctx, "run", "--config", path)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := start(t, ctx, nil, "run", "--config", path)
 	base := "http://" + httpAddr(t, stderr)
 	const topic = "edged/d/cam/result"
 	atLeast := func(n int) func([]mqtttest.Message) bool {

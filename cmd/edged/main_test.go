@@ -3,105 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edged-io/edged/internal/mjpegtest"
 	"github.com/edged-io/edged/internal/mqtttest"
-	"github.com/edged-io/edged/internal/publish"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
 
 // These tests run the real edged binary against a real mosquitto, the real
 // TFLite runtime and the bundled default model, on videos made from real
 // photos.
-
-var edgedBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "edged-test")
-	if err != nil {
-		panic(err)
-	}
-	edgedBin = filepath.Join(dir, "edged")
-	out, err := exec.Command("go", "build", "-o", edgedBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build edged: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func repo(parts ...string) string {
-	return filepath.Join(append([]string{"..", ".."}, parts...)...)
-}
-
-func tfliteLib(t *testing.T) string {
-	p, _ := filepath.Abs(repo("third_party", "tflite", "linux_"+runtime.GOARCH, "libtensorflowlite_c.so"))
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("TFLite runtime missing: %v (make tflite-lib)", err)
-		}
-		t.Skipf("TFLite runtime missing (make tflite-lib): %v", err)
-	}
-	return p
-}
-
-func photo(t *testing.T, name string) string {
-	var p string
-	if name == "space_shuttle.jpg" {
-		gomod, _ := exec.Command("go", "env", "GOMODCACHE").Output()
-		p = filepath.Join(strings.TrimSpace(string(gomod)), "gocv.io", "x", "gocv@v0.31.0", "images", name)
-	} else {
-		p = filepath.Join("/usr/share/doc/opencv-doc/examples/data", name)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("photo missing: %v", err)
-	}
-	return p
-}
-
-// edged starts the binary with args; it returns the command and its outputs.
-func edged(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, edgedBin, args...)
-	model, _ := filepath.Abs(repo("models"))
-	// Each run gets its own state directory, so the outbound queue files
-	// of parallel tests never meet.
-	cmd.Env = append(os.Environ(), "EDGED_MODEL_DIR="+model, "EDGED_TFLITE_LIB="+tfliteLib(t), "STATE_DIRECTORY="+t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	return cmd, &stdout, &stderr
-}
-
-func payloads(t *testing.T, msgs []mqtttest.Message) []publish.Payload {
-	t.Helper()
-	var out []publish.Payload
-	for _, m := range msgs {
-		var p publish.Payload
-		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
-			t.Fatalf("payload on %s is not JSON: %v: %s", m.Topic, err, m.Payload)
-		}
-		out = append(out, p)
-	}
-	return out
-}
 
 // TestQuickModeSpaceShuttle: quick mode, a video made from the space shuttle
 // photo and an orange, published to mosquitto and checked by an
@@ -179,12 +98,7 @@ cameras:
 	os.WriteFile(path, []byte(cfg), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd, _, _ := edged(t, ctx, "run", "--config", path)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := start(t, ctx, nil, "run", "--config", path)
 	sub.WaitFor(ctx, t, "edged/gw/good/result", 30*time.Second, func(m []mqtttest.Message) bool { return len(m) >= 10 })
 
 	// The HTTP endpoint tells the same story: the good camera streams and
@@ -350,76 +264,6 @@ func TestModelInspect(t *testing.T) {
 			t.Errorf("inspect output lacks %q:\n%s", want, stdout.String())
 		}
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// httpAddr waits for the log line naming the HTTP endpoint's address.
-func httpAddr(t *testing.T, log *lockedBuffer) string {
-	t.Helper()
-	re := regexp.MustCompile(`"msg":"serving /metrics, /healthz and /readyz","addr":"([^"]+)"`)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(log.String()); m != nil {
-			return m[1]
-		}
-	}
-	t.Fatalf("edged never logged its HTTP address:\n%s", log)
-	return ""
-}
-
-// getJSON fetches url into v, failing unless the status is wantCode (-1: any).
-func getJSON(t *testing.T, url string, wantCode int, v any) {
-	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if wantCode >= 0 && res.StatusCode != wantCode {
-		t.Fatalf("GET %s: %d, want %d: %s", url, res.StatusCode, wantCode, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v: %s", url, err, b)
-	}
-}
-
-// scrapeValue reads one sample's value from a Prometheus text exposition.
-func scrapeValue(t *testing.T, url, series string) float64 {
-	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: value %q", series, v)
-			}
-			return f
-		}
-	}
-	t.Fatalf("%s not in %s", series, url)
-	return 0
 }
 
 // TestSystemdNotify: started the way systemd starts a Type=notify service

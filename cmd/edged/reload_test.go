@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,31 +14,6 @@ import (
 	"github.com/edged-io/edged/internal/mqtttest"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
-
-// notifySocket listens where a Type=notify service's systemd would and
-// returns the notifications as they come.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	msgs := make(chan string, 1000)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
-	return sock, msgs
-}
 
 // replaceFile writes data beside path and renames it over path, the way a
 // deployment replaces a model.
@@ -96,14 +70,7 @@ cameras:
 	sock, notes := notifySocket(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd, _, _ := edged(t, ctx, "run", "--config", cfgPath)
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := start(t, ctx, []string{"NOTIFY_SOCKET=" + sock}, "run", "--config", cfgPath)
 	next := func(want string) {
 		t.Helper()
 		for {

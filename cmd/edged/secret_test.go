@@ -67,14 +67,8 @@ cameras:
 `, b.URL(), r.key, video)), 0o644)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			cmd, stdout, _ := edged(t, ctx, "run", "--config", path, "--stdout")
-			cmd.Env = append(cmd.Env, r.env...)
-			stderr := &lockedBuffer{}
-			cmd.Stderr = stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
+			cmd, stderr := start(t, ctx, r.env, "run", "--config", path, "--stdout")
+			stdout := cmd.Stdout.(*bytes.Buffer)
 			for !strings.Contains(stderr.String(), r.until) {
 				if ctx.Err() != nil {
 					t.Fatalf("edged never logged %q:\n%s", r.until, tail(stderr.String()))

@@ -170,13 +170,7 @@ cameras:
 	total := time.Duration(minutes * float64(time.Minute))
 	ctx, cancel := context.WithTimeout(context.Background(), total+2*time.Minute)
 	defer cancel()
-	cmd, _, _ := edged(t, ctx, "run", "--config", path)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := start(t, ctx, nil, "run", "--config", path)
 	base := "http://" + httpAddr(t, stderr)
 	pid := cmd.Process.Pid
 
@@ -259,12 +253,4 @@ cameras:
 			t.Errorf("write the report: %v", err)
 		}
 	}
-}
-
-// tail is the end of a long log, for failure messages.
-func tail(s string) string {
-	if len(s) > 4000 {
-		return "..." + s[len(s)-4000:]
-	}
-	return s
 }

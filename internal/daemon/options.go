@@ -9,6 +9,7 @@ import (
 
 	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/config"
+	"github.com/edged-io/edged/internal/decide"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/engines"
 	"github.com/edged-io/edged/internal/outbox"
@@ -41,8 +42,8 @@ func cameraSpec(cc config.Camera, m *pipeline.Model, gate pipeline.Gate) pipelin
 }
 
 // filterConfig is a camera's publish filter.
-func filterConfig(p config.Publish) pipeline.FilterConfig {
-	return pipeline.FilterConfig{Mode: p.Mode, Heartbeat: p.Heartbeat, Smoothing: p.Smoothing}
+func filterConfig(p config.Publish) decide.Config {
+	return decide.Config{Mode: p.Mode, Heartbeat: p.Heartbeat, Smoothing: p.Smoothing}
 }
 
 // queueOptions opens the queue at path as the configuration bounds it.

@@ -11,6 +11,7 @@ package infer
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/edged-io/edged/internal/modelfile"
 )
@@ -139,6 +140,23 @@ type Options struct {
 	// Accelerate selects the engine's CPU acceleration (XNNPACK for TFLite):
 	// "auto" (the engine decides by model type), "on" or "off".
 	Accelerate string
+}
+
+// AccelerateModes are the values of Options.Accelerate (a model's
+// accelerate in the configuration); "" means "auto".
+var AccelerateModes = []string{"auto", "on", "off"}
+
+// SoftmaxModes are the values of PostConfig.Softmax (a model's softmax in
+// the configuration); "" means "auto".
+var SoftmaxModes = []string{"auto", "on", "off"}
+
+// CheckAccelerate returns an error for an Accelerate value engines do not
+// know.
+func CheckAccelerate(mode string) error {
+	if mode != "" && !slices.Contains(AccelerateModes, mode) {
+		return fmt.Errorf("accelerate %q: want auto, on or off", mode)
+	}
+	return nil
 }
 
 // Engine loads models. Implementations live in their own packages (the

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/edged-io/edged/internal/result"
 )
@@ -61,11 +62,10 @@ func NewPostprocessor(out TensorInfo, cfg PostConfig) (*Postprocessor, error) {
 	if (out.Type == DTypeUint8 || out.Type == DTypeInt8) && out.Quant.Scale == 0 {
 		return nil, fmt.Errorf("output tensor %q is %s without quantization parameters", out.Name, out.Type)
 	}
-	switch cfg.Softmax {
-	case "":
+	if cfg.Softmax == "" {
 		cfg.Softmax = "auto"
-	case "auto", "on", "off":
-	default:
+	}
+	if !slices.Contains(SoftmaxModes, cfg.Softmax) {
 		return nil, fmt.Errorf("softmax %q: want auto, on or off", cfg.Softmax)
 	}
 	if cfg.TopK <= 0 {

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ const (
 	DropNewest       = "drop_newest"        // refuse the new result while the queue is full
 	KeepStateChanges = "keep_state_changes" // delete the oldest results that repeat their predecessor's top label first
 )
+
+// Policies are the values of Options.Policy (queue.policy).
+var Policies = []string{DropOldest, DropNewest, KeepStateChanges}
 
 // Drop reasons, the "reason" label of edged_queue_dropped_total.
 const (
@@ -129,11 +133,10 @@ func Open(opts Options) (*Outbox, error) {
 	if opts.MaxBytes <= 0 {
 		return nil, fmt.Errorf("queue.max_bytes %d: must be positive", opts.MaxBytes)
 	}
-	switch opts.Policy {
-	case "":
+	if opts.Policy == "" {
 		opts.Policy = DropOldest
-	case DropOldest, DropNewest, KeepStateChanges:
-	default:
+	}
+	if !slices.Contains(Policies, opts.Policy) {
 		return nil, fmt.Errorf("queue.policy %q: want %s, %s or %s", opts.Policy, DropOldest, DropNewest, KeepStateChanges)
 	}
 	if opts.MemoryBytes == 0 {

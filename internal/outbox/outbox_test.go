@@ -17,14 +17,13 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/mqtttest"
 	"github.com/edged-io/edged/internal/publish"
-	"github.com/edged-io/edged/internal/publish/mqtt"
 	"github.com/edged-io/edged/internal/result"
 )
 
@@ -76,23 +75,45 @@ func mkResult(frame uint64, label string) *result.Result {
 		Labels: []result.Label{{Label: label, Index: 1, Score: 0.9}}}
 }
 
+// pahoSender is a Sender over a plain paho client: QoS 1, each Send
+// waiting for its PUBACK, as the daemon's publisher does. (The publisher
+// itself, internal/publish/mqtt, imports config, which imports this
+// package for its policies.)
+type pahoSender struct{ c paho.Client }
+
+func (s pahoSender) Send(ctx context.Context, topic string, payload []byte) error {
+	tok := s.c.Publish(topic, 1, false, payload)
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s pahoSender) Connected() bool { return s.c.IsConnectionOpen() }
+
+// connectSender connects a pahoSender to the broker at url.
+func connectSender(t *testing.T, url string) pahoSender {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("outbox-test-" + publish.NewBootID()).
+		SetCleanSession(true).SetOrderMatters(true).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect to %s: %v", url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(250) })
+	return pahoSender{c}
+}
+
 // deliver runs the queue's delivery to a real broker until it is empty,
 // and returns the payloads a subscriber received.
 func deliver(t *testing.T, q *testQueue, want int) []publish.Payload {
 	t.Helper()
 	b := mqtttest.Start(t)
 	sub := mqtttest.Subscribe(t, b.Addr, "edged/#")
-	pub, err := mqtt.New(config.Broker{URL: b.URL(), QoS: 1, TopicPrefix: "edged", KeepAlive: 30 * time.Second,
-		ConnectTimeout: 5 * time.Second}, "dev", testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := pub.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close(ctx)
+	pub := connectSender(t, b.URL())
 	done := make(chan struct{})
 	rctx, stop := context.WithCancel(ctx)
 	go func() { q.Run(rctx, pub); close(done) }()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/camera"
+	"github.com/edged-io/edged/internal/decide"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/preprocess"
@@ -38,7 +39,7 @@ const queued = 64
 type CameraSpec struct {
 	Camera camera.Config // source, rate cap, ROI/resize (the resize size is filled in from the model)
 	Model  *Model        // the model this camera's frames go through
-	Filter FilterConfig
+	Filter decide.Config
 	Gate   Gate // nil: every frame is inferred
 }
 
@@ -179,12 +180,12 @@ type worker struct {
 	// the infer loop hands it on through nextFilter so that it applies from
 	// the first result inferred after the reload, not to results queued
 	// before it.
-	pendingFilter *Filter
-	filterCfg     FilterConfig // what the newest filter was made from (TopK filled in)
+	pendingFilter *decide.Filter
+	filterCfg     decide.Config // what the newest filter was made from (TopK filled in)
 	nextFilter    atomic.Pointer[filterSwap]
 	// filter is the publish filter and taken the number of results it has
 	// been given: both belong to the publishing goroutine.
-	filter *Filter
+	filter *decide.Filter
 	taken  uint64
 	sink   Sink
 	drain  time.Duration

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edged-io/edged/internal/decide"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/preprocess"
 )
@@ -62,11 +63,11 @@ func (w *worker) use(st *stages) {
 
 // newFilter builds a camera's publish filter; its top-k defaults to the
 // model's.
-func newFilter(name string, fc FilterConfig, m *Model) (FilterConfig, *Filter, error) {
+func newFilter(name string, fc decide.Config, m *Model) (decide.Config, *decide.Filter, error) {
 	if fc.TopK == 0 {
 		fc.TopK = m.Post.TopK
 	}
-	f, err := NewFilter(fc)
+	f, err := decide.New(fc)
 	if err != nil {
 		return fc, nil, fmt.Errorf("camera %q: publish: %w", name, err)
 	}
@@ -76,14 +77,14 @@ func newFilter(name string, fc FilterConfig, m *Model) (FilterConfig, *Filter, e
 // filterSwap is a publish filter that applies from the result numbered
 // from (counted from 0 in the order the infer loop queued them).
 type filterSwap struct {
-	f    *Filter
+	f    *decide.Filter
 	from uint64
 }
 
 // CameraUpdate is a running camera's new model and publish settings.
 type CameraUpdate struct {
 	Model  *Model
-	Filter FilterConfig
+	Filter decide.Config
 }
 
 // Swap is a reload built beside the running pipeline: new sessions,
@@ -98,8 +99,8 @@ type Swap struct {
 type change struct {
 	w         *worker
 	st        *stages // nil: the model stays
-	filter    *Filter
-	filterCfg FilterConfig // nil filter: the filter stays
+	filter    *decide.Filter
+	filterCfg decide.Config // nil filter: the filter stays
 }
 
 // Prepare builds what updates need beside the running cameras, without

@@ -35,6 +35,10 @@ const (
 	Letterbox  = "letterbox"   // the whole region scaled to fit, centred, padded
 )
 
+// Modes are the resize modes, the values of Spec.Mode (a camera's resize
+// in the configuration).
+var Modes = []string{Stretch, CenterCrop, Letterbox}
+
 // MaxSide bounds every size and coordinate Plan accepts, far above any
 // camera or model, so that its arithmetic cannot overflow.
 const MaxSide = 1 << 20

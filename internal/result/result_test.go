@@ -71,7 +71,7 @@ func TestLeaf(t *testing.T) {
 	if cgo := list("-f", "{{.CgoFiles}}", "."); strings.Join(cgo, "") != "[]" {
 		t.Errorf("internal/result has cgo files %v", cgo)
 	}
-	for _, pkg := range []string{"../gpio", "../outbox", "../pipeline", "../statusapi", "../publish", "../metrics"} {
+	for _, pkg := range []string{"../gpio", "../outbox", "../pipeline", "../statusapi", "../publish", "../metrics", "../decide", "../config"} {
 		for _, d := range list("-deps", pkg) {
 			if strings.Contains(d, "paho.mqtt") || strings.Contains(d, "mochi-mqtt") {
 				t.Errorf("%s depends on %s", pkg, d)

@@ -55,10 +55,8 @@ func (e *Engine) LibraryPath() string { return "" }
 
 // Load accepts a checked model file and reports its tensors.
 func (e *Engine) Load(_ []byte, info *modelfile.Info, opts infer.Options) (infer.Model, error) {
-	switch opts.Accelerate {
-	case "", "auto", "on", "off":
-	default:
-		return nil, fmt.Errorf("accelerate %q: want auto, on or off", opts.Accelerate)
+	if err := infer.CheckAccelerate(opts.Accelerate); err != nil {
+		return nil, err
 	}
 	if info == nil || len(info.Inputs) == 0 || len(info.Outputs) == 0 {
 		return nil, errors.New("infertest: the model has no inputs or outputs")

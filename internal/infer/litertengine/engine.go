@@ -65,12 +65,11 @@ func (e *Engine) LibraryPath() string { return e.lib.Path() }
 // accepted for symmetry with the TFLite engine; LiteRT's CPU accelerator
 // always runs XNNPACK, so "off" is refused rather than silently ignored.
 func (e *Engine) Load(data []byte, info *modelfile.Info, opts infer.Options) (infer.Model, error) {
-	switch opts.Accelerate {
-	case "", "auto", "on":
-	case "off":
+	if err := infer.CheckAccelerate(opts.Accelerate); err != nil {
+		return nil, err
+	}
+	if opts.Accelerate == "off" {
 		return nil, fmt.Errorf("accelerate %q: the LiteRT engine always uses its CPU accelerator (XNNPACK); use engine tflite to run without it", opts.Accelerate)
-	default:
-		return nil, fmt.Errorf("accelerate %q: want auto, on or off", opts.Accelerate)
 	}
 	if len(info.CustomOps) > 0 {
 		return nil, &infer.UnsupportedOpError{Op: info.CustomOps[0],

@@ -49,10 +49,8 @@ func (e *Engine) LibraryPath() string { return e.lib.Path() }
 
 // Load checks the model file and hands it to the runtime.
 func (e *Engine) Load(data []byte, info *modelfile.Info, opts infer.Options) (infer.Model, error) {
-	switch opts.Accelerate {
-	case "", "auto", "on", "off":
-	default:
-		return nil, fmt.Errorf("accelerate %q: want auto, on or off", opts.Accelerate)
+	if err := infer.CheckAccelerate(opts.Accelerate); err != nil {
+		return nil, err
 	}
 	m, err := e.lib.NewModel(data)
 	if err != nil {

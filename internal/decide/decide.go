@@ -1,4 +1,8 @@
-package pipeline
+// Package decide is the pipeline's decide stage: per camera, it smooths
+// scores over the last results so that labels do not flicker, and decides
+// which results are published (every one, or only changes of the top
+// label with a heartbeat).
+package decide
 
 import (
 	"cmp"
@@ -9,8 +13,11 @@ import (
 	"github.com/edged-io/edged/internal/result"
 )
 
-// FilterConfig says which results of a camera are published.
-type FilterConfig struct {
+// Modes are the values of Config.Mode (publish.mode in the configuration).
+var Modes = []string{"every", "change"}
+
+// Config says which results of a camera are published.
+type Config struct {
 	Mode      string        // "every" (default) or "change": only when the top-1 label changes
 	Heartbeat time.Duration // with "change": re-publish the current label this often
 	Smoothing int           // average scores over the last N results (1 = off)
@@ -20,7 +27,7 @@ type FilterConfig struct {
 // Filter decides, per camera, which results are published, and smooths
 // scores so that labels do not flicker. It is not safe for concurrent use.
 type Filter struct {
-	cfg     FilterConfig
+	cfg     Config
 	history [][]result.Label
 	next    int
 	filled  int // results in history, up to len(history)
@@ -35,13 +42,12 @@ type smoothed struct {
 	sum   float32
 }
 
-// NewFilter checks the configuration.
-func NewFilter(cfg FilterConfig) (*Filter, error) {
-	switch cfg.Mode {
-	case "":
+// New checks the configuration.
+func New(cfg Config) (*Filter, error) {
+	if cfg.Mode == "" {
 		cfg.Mode = "every"
-	case "every", "change":
-	default:
+	}
+	if !slices.Contains(Modes, cfg.Mode) {
 		return nil, fmt.Errorf("publish mode %q: want every or change", cfg.Mode)
 	}
 	if cfg.Smoothing <= 0 {

@@ -1,4 +1,4 @@
-package pipeline
+package decide
 
 import (
 	"fmt"
@@ -24,23 +24,23 @@ func TestFilterDecisions(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		cfg   FilterConfig
+		cfg   Config
 		steps []step
 	}{
-		{"every publishes everything", FilterConfig{Mode: "every"},
+		{"every publishes everything", Config{Mode: "every"},
 			[]step{{1, 0, true}, {1, 0, true}, {2, 1, true}, {-1, 2, true}}},
-		{"empty mode means every", FilterConfig{},
+		{"empty mode means every", Config{},
 			[]step{{1, 0, true}, {1, 1, true}}},
-		{"change without heartbeat never repeats", FilterConfig{Mode: "change"},
+		{"change without heartbeat never repeats", Config{Mode: "change"},
 			[]step{{1, 0, true}, {1, 100, false}, {1, 10000, false}, {2, 10001, true}}},
-		{"change to and from no label", FilterConfig{Mode: "change"},
+		{"change to and from no label", Config{Mode: "change"},
 			[]step{{-1, 0, true}, {-1, 1, false}, {3, 2, true}, {-1, 3, true}, {-1, 4, false}}},
-		{"heartbeat counts from the last publish", FilterConfig{Mode: "change", Heartbeat: 10 * time.Second},
+		{"heartbeat counts from the last publish", Config{Mode: "change", Heartbeat: 10 * time.Second},
 			[]step{{1, 0, true}, {2, 6, true}, {2, 15, false}, {2, 16, true}, {2, 25, false}, {2, 26, true}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := NewFilter(c.cfg)
+			f, err := New(c.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,9 +59,9 @@ func TestFilterDecisions(t *testing.T) {
 }
 
 func TestNewFilterErrors(t *testing.T) {
-	for _, cfg := range []FilterConfig{{Mode: "always"}, {Mode: "change", Heartbeat: -time.Second}} {
-		if _, err := NewFilter(cfg); err == nil {
-			t.Errorf("NewFilter(%+v) accepted a bad configuration", cfg)
+	for _, cfg := range []Config{{Mode: "always"}, {Mode: "change", Heartbeat: -time.Second}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted a bad configuration", cfg)
 		}
 	}
 }
@@ -72,32 +72,32 @@ func TestNewFilterErrors(t *testing.T) {
 func TestSmoothingMeans(t *testing.T) {
 	cases := []struct {
 		name  string
-		cfg   FilterConfig
+		cfg   Config
 		input [][]result.Label
 		want  []result.Label // after the last input
 	}{
-		{"window of 2 slides; as many labels as the result had", FilterConfig{Smoothing: 2},
+		{"window of 2 slides; as many labels as the result had", Config{Smoothing: 2},
 			[][]result.Label{{lbl(1, 0.9)}, {lbl(2, 0.8), lbl(1, 0.2)}, {lbl(2, 0.6), lbl(3, 0.4)}},
 			[]result.Label{lbl(2, 0.7), lbl(3, 0.2)}},
-		{"window of 2 slides, top 3", FilterConfig{Smoothing: 2, TopK: 3},
+		{"window of 2 slides, top 3", Config{Smoothing: 2, TopK: 3},
 			[][]result.Label{{lbl(1, 0.9)}, {lbl(2, 0.8), lbl(1, 0.2)}, {lbl(2, 0.6), lbl(3, 0.4)}},
 			[]result.Label{lbl(2, 0.7), lbl(3, 0.2), lbl(1, 0.1)}},
-		{"empty first result counts", FilterConfig{Smoothing: 2},
+		{"empty first result counts", Config{Smoothing: 2},
 			[][]result.Label{{}, {lbl(5, 0.9)}},
 			[]result.Label{lbl(5, 0.45)}},
-		{"top-k after smoothing", FilterConfig{Smoothing: 3, TopK: 2},
+		{"top-k after smoothing", Config{Smoothing: 3, TopK: 2},
 			[][]result.Label{{lbl(1, 0.3), lbl(2, 0.3), lbl(3, 0.3)}, {lbl(3, 0.6), lbl(1, 0.3)}, {lbl(2, 0.9)}},
 			[]result.Label{lbl(2, 0.4), lbl(3, 0.3)}},
-		{"a class that left the window is gone", FilterConfig{Smoothing: 2},
+		{"a class that left the window is gone", Config{Smoothing: 2},
 			[][]result.Label{{lbl(7, 1)}, {lbl(8, 1)}, {lbl(8, 1)}},
 			[]result.Label{lbl(8, 1)}},
-		{"smoothing 1 leaves results alone", FilterConfig{Smoothing: 1},
+		{"smoothing 1 leaves results alone", Config{Smoothing: 1},
 			[][]result.Label{{lbl(1, 0.9)}, {lbl(2, 0.6), lbl(1, 0.4)}},
 			[]result.Label{lbl(2, 0.6), lbl(1, 0.4)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := NewFilter(c.cfg)
+			f, err := New(c.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func TestSmoothingStopsFlicker(t *testing.T) {
 	for _, c := range []struct {
 		smoothing, want int
 	}{{1, 12}, {4, 1}} {
-		f, err := NewFilter(FilterConfig{Mode: "change", Smoothing: c.smoothing})
+		f, err := New(Config{Mode: "change", Smoothing: c.smoothing})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestSmoothingStopsFlicker(t *testing.T) {
 }
 
 func TestFilterChangeAndHeartbeat(t *testing.T) {
-	f, err := NewFilter(FilterConfig{Mode: "change", Heartbeat: 10 * time.Second})
+	f, err := New(Config{Mode: "change", Heartbeat: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,13 +170,13 @@ func TestFilterChangeAndHeartbeat(t *testing.T) {
 			t.Errorf("step %d (top %d at %v): %v, want %v", i, s.top, s.at, got, s.want)
 		}
 	}
-	if _, err := NewFilter(FilterConfig{Mode: "sometimes"}); err == nil {
+	if _, err := New(Config{Mode: "sometimes"}); err == nil {
 		t.Error("bad mode accepted")
 	}
 }
 
 func TestFilterSmoothing(t *testing.T) {
-	f, _ := NewFilter(FilterConfig{Smoothing: 3})
+	f, _ := New(Config{Smoothing: 3})
 	a := func(i int, s float32) result.Label {
 		return result.Label{Label: string(rune('a' + i)), Index: i, Score: s}
 	}

@@ -1,0 +1,357 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/edged-io/edged/internal/decide"
+	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/outbox"
+	"github.com/edged-io/edged/internal/preprocess"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// lineOf returns the line of the field at path or, for a field the file
+// left out (cameras[1].source), of the closest enclosing field the file has
+// (cameras[1]). Top-level fields the file lacks have no line (0).
+func lineOf(lines map[string]int, path string) int {
+	for path != "" {
+		if l, ok := lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// checker makes errors that name the file, the field and its line.
+type checker struct {
+	file  string
+	lines map[string]int
+}
+
+func (ck checker) bad(path, format string, args ...any) error {
+	return &Error{File: ck.file, Field: path, Line: lineOf(ck.lines, path), Msg: fmt.Sprintf(format, args...)}
+}
+
+// oneOf checks v against the values its owner allows (infer, preprocess,
+// decide and outbox export theirs).
+func (ck checker) oneOf(path, v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return ck.bad(path, "%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+// Engine choices and log settings are read by internal/infer/engines and
+// cmd/edged, which this package cannot import without cgo; the words
+// live here.
+var (
+	engineChoices = []string{"auto", "tflite", "litert"}
+	logLevels     = []string{"debug", "info", "warn", "error"}
+	logFormats    = []string{"auto", "json", "text"}
+)
+
+// validate completes the derived defaults and checks every section in
+// order; the first error wins, carrying the line of its field.
+func (c *Config) validate(file string, lines map[string]int) error {
+	c.complete()
+	ck := checker{file: file, lines: lines}
+	for _, check := range []func(checker) error{c.checkTop, c.Broker.check, c.HTTP.check, c.checkModels, c.checkCameras, c.Queue.check} {
+		if err := check(ck); err != nil {
+			return err
+		}
+	}
+	return c.GPIO.validate(ck, c.cameraNames())
+}
+
+// checkTop checks the device name, the engine and logging.
+func (c *Config) checkTop(ck checker) error {
+	if c.Device != "" && !nameRE.MatchString(c.Device) {
+		return ck.bad("device", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", c.Device)
+	}
+	if err := ck.oneOf("engine", c.Engine, engineChoices...); err != nil {
+		return err
+	}
+	if err := ck.oneOf("log.level", c.Log.Level, logLevels...); err != nil {
+		return err
+	}
+	if err := ck.oneOf("log.format", c.Log.Format, logFormats...); err != nil {
+		return err
+	}
+	return nil
+}
+
+// check checks the broker section.
+func (b Broker) check(ck checker) error {
+	if b.QoS < 0 || b.QoS > 2 {
+		return ck.bad("broker.qos", "%d is not 0, 1 or 2", b.QoS)
+	}
+	if b.TopicPrefix == "" || strings.ContainsAny(b.TopicPrefix, "+#") || strings.HasPrefix(b.TopicPrefix, "/") || strings.HasSuffix(b.TopicPrefix, "/") {
+		return ck.bad("broker.topic_prefix", "%q must be non-empty, without wildcards or leading/trailing '/'", b.TopicPrefix)
+	}
+	if b.URL != "" {
+		scheme, _, ok := strings.Cut(b.URL, "://")
+		if !ok {
+			return ck.bad("broker.url", "%q needs a scheme such as tcp:// or ssl://", b.URL)
+		}
+		if err := ck.oneOf("broker.url", scheme, "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"); err != nil {
+			return err
+		}
+	}
+	secrets := 0
+	for _, s := range []string{b.Password, b.PasswordFile, b.PasswordCredential} {
+		if s != "" {
+			secrets++
+		}
+	}
+	if secrets > 1 {
+		return ck.bad("broker.password_file", "give only one of password, password_file and password_credential")
+	}
+	if b.PasswordCredential != "" && (strings.ContainsAny(b.PasswordCredential, `/\`) || b.PasswordCredential == "." || b.PasswordCredential == "..") {
+		return ck.bad("broker.password_credential", "%q must be a credential name (a file name under $CREDENTIALS_DIRECTORY), not a path", b.PasswordCredential)
+	}
+	if b.TLS != (TLS{}) {
+		scheme, _, _ := strings.Cut(b.URL, "://")
+		if scheme != "ssl" && scheme != "tls" && scheme != "mqtts" && scheme != "wss" {
+			return ck.bad("broker.tls", "TLS settings need an ssl://, tls://, mqtts:// or wss:// broker.url (got %q), else they would be ignored", b.URL)
+		}
+	}
+	if host, _, err := net.SplitHostPort(b.EmbeddedAddr); err != nil {
+		return ck.bad("broker.embedded_addr", "%q is not host:port", b.EmbeddedAddr)
+	} else if ip := net.ParseIP(host); b.URL == "" && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return ck.bad("broker.embedded_addr", "%q is not a loopback address: the embedded broker lets every client in, so it only listens on this machine (run a real broker and set broker.url to serve the network)", b.EmbeddedAddr)
+	}
+	if b.ConnectTimeout <= 0 {
+		return ck.bad("broker.connect_timeout", "%v is not a positive duration", b.ConnectTimeout)
+	}
+	if (b.TLS.CertFile == "") != (b.TLS.KeyFile == "") {
+		return ck.bad("broker.tls.cert_file", "cert_file and key_file go together")
+	}
+	if b.KeepAlive < time.Second {
+		return ck.bad("broker.keepalive", "%v is shorter than 1s", b.KeepAlive)
+	}
+	return nil
+}
+
+// check checks the HTTP endpoint's address.
+func (h HTTP) check(ck checker) error {
+	if h.Addr != "" {
+		if _, _, err := net.SplitHostPort(h.Addr); err != nil {
+			return ck.bad("http.addr", "%q is not host:port", h.Addr)
+		}
+	}
+	return nil
+}
+
+// checkModels checks each model.
+func (c *Config) checkModels(ck checker) error {
+	models := map[string]bool{}
+	for i, m := range c.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		if !nameRE.MatchString(m.Name) {
+			return ck.bad(p+".name", "%q may only hold letters, digits, '-' and '_'", m.Name)
+		}
+		if models[m.Name] {
+			return ck.bad(p+".name", "model %q is defined twice", m.Name)
+		}
+		models[m.Name] = true
+		if m.Threads < 0 || m.Threads > 64 {
+			return ck.bad(p+".threads", "%d is not between 0 and 64", m.Threads)
+		}
+		if err := ck.oneOf(p+".accelerate", m.Accelerate, infer.AccelerateModes...); err != nil {
+			return err
+		}
+		if err := ck.oneOf(p+".softmax", m.Softmax, infer.SoftmaxModes...); err != nil {
+			return err
+		}
+		if err := ck.oneOf(p+".color", m.Color, "rgb", "bgr"); err != nil {
+			return err
+		}
+		if m.TopK < 1 {
+			return ck.bad(p+".top_k", "%d is less than 1", m.TopK)
+		}
+		if m.Threshold < 0 || m.Threshold > 1 {
+			return ck.bad(p+".threshold", "%v is not between 0 and 1", m.Threshold)
+		}
+		if len(m.Mean) != 0 && len(m.Mean) != 1 && len(m.Mean) != 3 {
+			return ck.bad(p+".mean", "give 1 or 3 values, not %d", len(m.Mean))
+		}
+		if len(m.Std) != 0 && len(m.Std) != 1 && len(m.Std) != 3 {
+			return ck.bad(p+".std", "give 1 or 3 values, not %d", len(m.Std))
+		}
+		if (len(m.Mean) == 0) != (len(m.Std) == 0) {
+			return ck.bad(p+".std", "mean and std go together")
+		}
+		for j, s := range m.Std {
+			if s <= 0 {
+				return ck.bad(fmt.Sprintf("%s.std[%d]", p, j), "%v is not positive", s)
+			}
+		}
+	}
+	return nil
+}
+
+// checkCameras checks each camera and the model it names.
+func (c *Config) checkCameras(ck checker) error {
+	if len(c.Cameras) == 0 {
+		return ck.bad("cameras", "no cameras configured")
+	}
+	seen := map[string]bool{}
+	models := map[string]bool{}
+	for _, m := range c.Models {
+		models[m.Name] = true
+	}
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		p := fmt.Sprintf("cameras[%d]", i)
+		if !nameRE.MatchString(cam.Name) {
+			return ck.bad(p+".name", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", cam.Name)
+		}
+		if seen[cam.Name] {
+			return ck.bad(p+".name", "camera %q is defined twice", cam.Name)
+		}
+		seen[cam.Name] = true
+		if strings.TrimSpace(cam.Source) == "" {
+			return ck.bad(p+".source", "is empty")
+		}
+		if !models[cam.Model] {
+			return ck.bad(p+".model", "no model named %q", cam.Model)
+		}
+		if cam.FPS < 0 {
+			return ck.bad(p+".fps", "%v is negative", cam.FPS)
+		}
+		if cam.ROI.X < 0 || cam.ROI.Y < 0 || cam.ROI.W < 0 || cam.ROI.H < 0 || (cam.ROI.W == 0) != (cam.ROI.H == 0) {
+			return ck.bad(p+".roi", "%+v: values must be non-negative, and w and h given together", cam.ROI)
+		}
+		if err := ck.oneOf(p+".resize", cam.Resize, preprocess.Modes...); err != nil {
+			return err
+		}
+		if err := ck.oneOf(p+".publish.mode", cam.Publish.Mode, decide.Modes...); err != nil {
+			return err
+		}
+		if cam.Publish.Smoothing < 1 || cam.Publish.Smoothing > 100 {
+			return ck.bad(p+".publish.smoothing", "%d is not between 1 and 100", cam.Publish.Smoothing)
+		}
+		if cam.Reconnect.Initial <= 0 {
+			return ck.bad(p+".reconnect.initial", "%v is not a positive duration", cam.Reconnect.Initial)
+		}
+		if cam.Reconnect.Max < cam.Reconnect.Initial {
+			return ck.bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
+		}
+	}
+	return nil
+}
+
+// check checks the outbound queue's bounds and policy.
+func (q Queue) check(ck checker) error {
+	if q.MaxBytes < 64<<10 {
+		return ck.bad("queue.max_bytes", "%d is below the least useful size, 65536 (64 KiB)", q.MaxBytes)
+	}
+	if err := ck.oneOf("queue.policy", q.Policy, outbox.Policies...); err != nil {
+		return err
+	}
+	return nil
+}
+
+// cameraNames is the set of configured camera names.
+func (c *Config) cameraNames() map[string]bool {
+	cams := map[string]bool{}
+	for _, cam := range c.Cameras {
+		cams[cam.Name] = true
+	}
+	return cams
+}
+
+// validate checks the GPIO section; cams holds the configured camera names.
+// Whether a pin exists is only known on the machine: the gpio package
+// reports a missing one at start.
+func (g GPIO) validate(ck checker, cams map[string]bool) error {
+	bad, oneOf := ck.bad, ck.oneOf
+	pins := map[string]string{} // pin name → field that uses it
+	usePin := func(path, pin string) error {
+		if strings.TrimSpace(pin) == "" {
+			return bad(path, "is empty: name the pin (such as GPIO17)")
+		}
+		if prev, ok := pins[pin]; ok {
+			return bad(path, "pin %q is already used by %s", pin, prev)
+		}
+		pins[pin] = path
+		return nil
+	}
+	gatedBy := map[string]string{} // camera → input field gating it
+	for i, in := range g.Inputs {
+		p := fmt.Sprintf("gpio.inputs[%d]", i)
+		if err := usePin(p+".pin", in.Pin); err != nil {
+			return err
+		}
+		if err := oneOf(p+".active", in.Active, "high", "low"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".pull", in.Pull, "auto", "up", "down", "float"); err != nil {
+			return err
+		}
+		if err := oneOf(p+".mode", in.Mode, "while_active", "burst"); err != nil {
+			return err
+		}
+		if in.Mode == "burst" && in.BurstFrames < 1 {
+			return bad(p+".burst_frames", "%d is less than 1", in.BurstFrames)
+		}
+		if len(in.Cameras) == 0 {
+			return bad(p+".cameras", "is empty: name the cameras this input gates")
+		}
+		for j, name := range in.Cameras {
+			cp := fmt.Sprintf("%s.cameras[%d]", p, j)
+			if !cams[name] {
+				return bad(cp, "no camera named %q", name)
+			}
+			if prev, ok := gatedBy[name]; ok {
+				return bad(cp, "camera %q is already gated by %s (one input per camera)", name, prev)
+			}
+			gatedBy[name] = p
+		}
+	}
+	for i, out := range g.Outputs {
+		p := fmt.Sprintf("gpio.outputs[%d]", i)
+		if err := usePin(p+".pin", out.Pin); err != nil {
+			return err
+		}
+		if len(out.When) == 0 {
+			return bad(p+".when", "is empty: give at least one rule (labels, min_score, cameras)")
+		}
+		for j, r := range out.When {
+			rp := fmt.Sprintf("%s.when[%d]", p, j)
+			if r.MinScore < 0 || r.MinScore > 1 {
+				return bad(rp+".min_score", "%v is not between 0 and 1", r.MinScore)
+			}
+			for k, l := range r.Labels {
+				if strings.TrimSpace(l) == "" {
+					return bad(fmt.Sprintf("%s.labels[%d]", rp, k), "is empty")
+				}
+			}
+			for k, name := range r.Cameras {
+				if !cams[name] {
+					return bad(fmt.Sprintf("%s.cameras[%d]", rp, k), "no camera named %q", name)
+				}
+			}
+		}
+	}
+	if g.StatusLED.Pin != "" {
+		if err := usePin("gpio.status_led.pin", g.StatusLED.Pin); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks a configuration built in code (quick mode).
+func (c *Config) Validate() error { return c.validate("command line", nil) }
