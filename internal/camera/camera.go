@@ -15,12 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,9 +91,8 @@ type Camera struct {
 	status result.Status
 
 	// capture-goroutine state (gocv); only Run and Close touch these.
-	vc         *gocv.VideoCapture
-	files      []string
-	fileIdx    int
+	in         input
+	folder     *folderInput // in, for a folder: the next file's size predicts a read's cost
 	raw        gocv.Mat
 	resized    gocv.Mat
 	boxed      gocv.Mat
@@ -144,6 +138,8 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	c := &Camera{cfg: cfg, src: src, log: log.With("source", cfg.Source, "kind", src.Kind.String()),
 		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}), taken: make(chan struct{}, 1),
 		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
+	c.in = newInput(src, cfg.Spec, c.log)
+	c.folder, _ = c.in.(*folderInput)
 	n := cfg.Spec.Width * cfg.Spec.Height * 3
 	for i := 0; i < cap(c.pool); i++ {
 		c.pool <- &Frame{Pixels: make([]byte, n), Width: cfg.Spec.Width, Height: cfg.Spec.Height}
@@ -174,129 +170,6 @@ func (c *Camera) setState(state result.State, err error) {
 	c.status.State = state
 	if err != nil {
 		c.status.LastError = err.Error()
-	}
-}
-
-// Next blocks until the next frame, ctx's end, or the end of input.
-func (c *Camera) Next(ctx context.Context) (*Frame, error) {
-	select {
-	case f := <-c.ready:
-		return c.took(f), nil
-	default:
-	}
-	c.waited.Store(true)
-	select {
-	case f := <-c.ready:
-		return c.took(f), nil
-	case <-c.ended:
-		select {
-		case f := <-c.ready:
-			return c.took(f), nil
-		default:
-			return nil, ErrEndOfInput
-		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// took lets a paced (file or folder) capture read on.
-func (c *Camera) took(f *Frame) *Frame {
-	if !c.src.Kind.Live() {
-		select {
-		case c.taken <- struct{}{}:
-		default:
-		}
-	}
-	return f
-}
-
-// WantNextAt tells a file or folder source when the consumer expects to
-// want its next frame (when the running inference should end). The frame is
-// then read and resized just in time for it rather than ahead, so results
-// keep their capture-to-publish latency low without losing throughput.
-// Live sources ignore it: they deliver the newest frame as it comes.
-func (c *Camera) WantNextAt(t time.Time) {
-	c.wantAt.Store(t.UnixNano())
-}
-
-// pace holds a file or folder's next read until the consumer has taken
-// the previous frame and, when it said when it wants the next one, until
-// that moment less the usual cost of a read and a lead; it reports false
-// when ctx ended first.
-//
-// The lead tracks the median lateness: it grows by a step whenever the
-// consumer had to wait for a frame and shrinks by one when the frame was
-// ready first, which settles where half the frames are a little late. A
-// late frame costs the consumer at most the rest of one read; an early one
-// costs its result the time it sat ready. Additive steps keep one slow
-// invoke or a scheduling hiccup from inflating the lead (and the latency of
-// the frames after it) the way doubling would.
-func (c *Camera) pace(ctx context.Context) bool {
-	select {
-	case <-c.taken:
-	case <-ctx.Done():
-		return false
-	}
-	c.lead = nextLead(c.lead, c.waited.Swap(false))
-	if at := c.wantAt.Load(); at != 0 {
-		return c.sleep(ctx, time.Until(time.Unix(0, at))-c.nextReadCost()-c.lead)
-	}
-	return true
-}
-
-// nextLead is the read-ahead lead after a frame: one step more if the
-// consumer had to wait for it, one step less if it was ready first.
-func nextLead(lead time.Duration, waited bool) time.Duration {
-	const step, maxLead = 100 * time.Microsecond, 20 * time.Millisecond
-	if waited {
-		return min(lead+step, maxLead)
-	}
-	return max(lead-step, 0)
-}
-
-// nextReadCost predicts how long the next read and resize take: for a
-// folder from the next file's size, otherwise the moving average.
-func (c *Camera) nextReadCost() time.Duration {
-	c.nextSize = 0
-	if c.src.Kind != Folder || c.fileIdx >= len(c.files) {
-		return c.readCost
-	}
-	fi, err := os.Stat(filepath.Join(c.src.Raw, c.files[c.fileIdx]))
-	if err != nil || fi.Size() <= 0 {
-		return c.readCost
-	}
-	c.nextSize, c.nextIdx = fi.Size(), c.fileIdx
-	if c.perByte == 0 {
-		return c.readCost
-	}
-	return time.Duration(c.perByte * float64(c.nextSize))
-}
-
-// readTook folds one paced read's duration d into the cost estimates.
-func (c *Camera) readTook(d time.Duration) {
-	if c.readCost == 0 {
-		c.readCost = d // the first read starts the average
-	} else {
-		c.readCost = (7*c.readCost + d) / 8
-	}
-	if c.nextSize > 0 && c.src.Kind == Folder && c.nextIdx == c.fileIdx-1 {
-		if pb := float64(d) / float64(c.nextSize); c.perByte == 0 {
-			c.perByte = pb
-		} else {
-			c.perByte = (7*c.perByte + pb) / 8
-		}
-	}
-}
-
-// Release gives a frame's buffer back for reuse.
-func (c *Camera) Release(f *Frame) {
-	if f == nil {
-		return
-	}
-	select {
-	case c.pool <- f:
-	default:
 	}
 }
 
@@ -422,7 +295,7 @@ func (c *Camera) Run(ctx context.Context) error {
 func (c *Camera) timedOpen() error {
 	c.busySince.Store(time.Now().UnixNano())
 	defer c.busySince.Store(0)
-	return c.open()
+	return c.in.Open()
 }
 
 // Busy reports how long the source's current open or read has been
@@ -458,262 +331,19 @@ var (
 	errBadPlan = errors.New("frame size does not fit the crop")
 )
 
-func (c *Camera) open() error {
-	switch c.src.Kind {
-	case Folder:
-		entries, err := os.ReadDir(c.src.Raw)
-		if err != nil {
-			return fmt.Errorf("read folder %s: %w", c.src.Raw, err)
-		}
-		c.files = c.files[:0]
-		for _, e := range entries {
-			switch strings.ToLower(filepath.Ext(e.Name())) {
-			case ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff":
-				if !e.IsDir() {
-					c.files = append(c.files, e.Name())
-				}
-			}
-		}
-		sort.Strings(c.files)
-		c.fileIdx = 0
-		if len(c.files) == 0 {
-			return fmt.Errorf("folder %s holds no images", c.src.Raw)
-		}
-		return nil
-	case Device:
-		var vc *gocv.VideoCapture
-		var err error
-		if c.src.Index >= 0 {
-			vc, err = gocv.OpenVideoCapture(c.src.Index)
-		} else {
-			vc, err = gocv.OpenVideoCaptureWithAPI(c.src.Raw, gocv.VideoCaptureV4L2)
-		}
-		if err != nil {
-			return fmt.Errorf("open device %s: %w", c.src.Raw, err)
-		}
-		c.vc = vc
-	default:
-		vc, err := gocv.OpenVideoCaptureWithAPI(c.src.Raw, gocv.VideoCaptureFFmpeg)
-		if err != nil {
-			return fmt.Errorf("open %s %s: %w", c.src.Kind, c.src.Raw, err)
-		}
-		c.vc = vc
-	}
-	if !c.vc.IsOpened() {
-		c.closeSource()
-		return fmt.Errorf("open %s %s: OpenCV could not open it", c.src.Kind, c.src.Raw)
-	}
-	return nil
-}
+func (c *Camera) closeSource() { c.in.Close() }
 
-// decodeFlags chooses how a folder's image is decoded. A JPEG much larger
-// than the model's input is decoded at 1/2, 1/4 or 1/8 of its size (the
-// decoder scales in the DCT domain, which averages like an area resize and
-// costs a fraction of a full decode), keeping its shorter side at least as
-// long as the input's longer side, so what follows is still a downscale for
-// every resize mode and EXIF orientation. Not with an ROI: its coordinates
-// are in the file's own pixels.
-func (c *Camera) decodeFlags(path string) gocv.IMReadFlag {
-	if !c.cfg.Spec.ROI.Empty() {
-		return gocv.IMReadColor
-	}
-	w, h, ok := jpegSize(path)
-	if !ok {
-		return gocv.IMReadColor
-	}
-	need := max(c.cfg.Spec.Width, c.cfg.Spec.Height)
-	for _, r := range []struct {
-		f    int
-		flag gocv.IMReadFlag
-	}{{8, gocv.IMReadReducedColor8}, {4, gocv.IMReadReducedColor4}, {2, gocv.IMReadReducedColor2}} {
-		if min(w, h)/r.f >= need {
-			return r.flag
-		}
-	}
-	return gocv.IMReadColor
-}
-
-// read reads the next raw frame into c.raw; for folders it returns the file name.
+// read reads the next raw frame into c.raw, counting the corrupt frames
+// skipped on the way; for folders it returns the file name.
 func (c *Camera) read() (string, error) {
-	if c.src.Kind == Folder {
-		if c.fileIdx >= len(c.files) {
-			return "", errEnd
-		}
-		name := c.files[c.fileIdx]
-		c.fileIdx++
-		path := filepath.Join(c.src.Raw, name)
-		img := gocv.IMRead(path, c.decodeFlags(path))
-		if img.Empty() {
-			img.Close()
-			c.decodeErrs.Add(1)
-			c.log.Warn("image skipped: cannot decode", "file", filepath.Join(c.src.Raw, name))
-			return "", errSkip
-		}
-		c.raw.Close() // the decoded image becomes the raw frame: no copy
-		c.raw = img
-		return name, nil
-	}
-	if c.vc == nil {
-		return "", errors.New("source is not open")
-	}
-	if c.src.Kind != File {
-		// A broken frame in a stream fails one read at once and the next
-		// read succeeds; a closed stream fails every read at once, a
-		// stalled one after FFmpeg's read timeout. Only a slow failure or a
-		// run of fast ones is the stream going down.
-		for bad := 0; ; bad++ {
-			t0 := time.Now()
-			if c.vc.Read(&c.raw) && !c.raw.Empty() {
-				if bad > 0 {
-					c.decodeErrs.Add(uint64(bad))
-					c.log.Warn("corrupt frames skipped", "count", bad)
-				}
-				return "", nil
-			}
-			if c.src.Kind != Stream || bad == maxStreamCorruptRun || time.Since(t0) > time.Second {
-				return "", errors.New("read failed (stream down or device gone)")
-			}
+	file, corrupt, err := c.in.Read(&c.raw)
+	if corrupt > 0 {
+		c.decodeErrs.Add(uint64(corrupt))
+		if !errors.Is(err, errSkip) {
+			c.log.Warn("corrupt frames skipped", "count", corrupt)
 		}
 	}
-	// A corrupt frame fails one read and the next one succeeds; the end of
-	// the file fails every read. Only a run of failures is the end.
-	for bad := 0; ; bad++ {
-		if c.vc.Read(&c.raw) && !c.raw.Empty() {
-			if bad > 0 {
-				c.decodeErrs.Add(uint64(bad))
-				c.log.Warn("corrupt frames skipped", "count", bad)
-			}
-			return "", nil
-		}
-		if bad == maxCorruptRun {
-			return "", errEnd
-		}
-	}
-}
-
-// maxCorruptRun is how many failed reads in a row a video file may have
-// before it is taken to have ended.
-const maxCorruptRun = 25
-
-// maxStreamCorruptRun is how many quickly failed reads in a row a stream
-// may have before it is taken to be down and is reopened.
-const maxStreamCorruptRun = 4
-
-// deliver crops and resizes c.raw into a pooled frame and hands it over.
-func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 time.Time) error {
-	t1 := time.Now()
-	if c.raw.Channels() != 3 || c.raw.Type() != gocv.MatTypeCV8UC3 {
-		return fmt.Errorf("frame has %d channels of type %v, want 8-bit BGR", c.raw.Channels(), c.raw.Type())
-	}
-	size := image.Pt(c.raw.Cols(), c.raw.Rows())
-	if size != c.plannedFor {
-		if !c.plannedFor.Eq(image.Point{}) {
-			c.log.Info("frame size changed", "width", size.X, "height", size.Y)
-		}
-		crop, dst, err := c.cfg.Spec.Plan(size.X, size.Y)
-		c.plannedFor, c.planErr = size, err
-		if err != nil {
-			// Reported once per frame size, not once per frame.
-			err = fmt.Errorf("%w: %dx%d frame: %w", errBadPlan, size.X, size.Y, err)
-			c.planErr = err
-			c.setState(result.Failed, err)
-			c.log.Error("frames cannot be used", "err", err)
-			return err
-		}
-		if c.State().State == result.Failed {
-			c.setState(result.Streaming, nil)
-		}
-		c.crop, c.dst = crop, dst
-	}
-	if c.planErr != nil {
-		return c.planErr
-	}
-	var f *Frame
-	if c.src.Kind.Live() {
-		select {
-		case f = <-c.pool:
-		default:
-			// Every buffer is busy: the unconsumed frame is replaced.
-			select {
-			case f = <-c.ready:
-				c.dropped.Add(1)
-			case f = <-c.pool:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	} else {
-		select {
-		case f = <-c.pool:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err := c.resize(f.Pixels); err != nil {
-		c.Release(f)
-		return err
-	}
-	f.Number, f.Captured, f.File = number, t0, file
-	f.ReadDur, f.ResizeDur = t1.Sub(t0), time.Since(t1)
-	if c.src.Kind.Live() {
-		select {
-		case c.ready <- f:
-		default:
-			select {
-			case old := <-c.ready:
-				c.dropped.Add(1)
-				c.Release(old)
-			default:
-			}
-			c.ready <- f
-		}
-		return nil
-	}
-	select {
-	case c.ready <- f:
-		return nil
-	case <-ctx.Done():
-		c.Release(f)
-		return ctx.Err()
-	}
-}
-
-// resize writes the planned crop of c.raw, scaled into the output, into dst.
-func (c *Camera) resize(dst []byte) error {
-	W, H := c.cfg.Spec.Width, c.cfg.Spec.Height
-	region := c.raw.Region(image.Rect(c.crop.X, c.crop.Y, c.crop.X+c.crop.W, c.crop.Y+c.crop.H))
-	defer region.Close()
-	// Bilinear, as the models' own training pipelines resize; area
-	// averaging (several times the CPU) only where bilinear would alias
-	// badly, shrinking by more than 4 (1080p to 224 pixels).
-	interp := gocv.InterpolationLinear
-	if c.crop.W > 4*c.dst.W {
-		interp = gocv.InterpolationArea
-	}
-	gocv.Resize(region, &c.resized, image.Pt(c.dst.W, c.dst.H), 0, 0, interp)
-	out := &c.resized
-	if c.dst.W != W || c.dst.H != H {
-		pad := c.cfg.Spec.PadValue
-		gocv.CopyMakeBorder(c.resized, &c.boxed, c.dst.Y, H-c.dst.Y-c.dst.H, c.dst.X, W-c.dst.X-c.dst.W,
-			gocv.BorderConstant, color.RGBA{R: pad, G: pad, B: pad})
-		out = &c.boxed
-	}
-	data, err := out.DataPtrUint8()
-	if err != nil {
-		return fmt.Errorf("resized frame: %w", err)
-	}
-	if len(data) != len(dst) {
-		return fmt.Errorf("resized frame has %d bytes, want %d", len(data), len(dst))
-	}
-	copy(dst, data)
-	return nil
-}
-
-func (c *Camera) closeSource() {
-	if c.vc != nil {
-		c.vc.Close()
-		c.vc = nil
-	}
+	return file, err
 }
 
 // Close releases the camera's OpenCV resources. Call it after Run has

@@ -81,7 +81,7 @@ func TestFolderDecodesLargeJPEGReduced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.decodeFlags(path); got != gocv.IMReadReducedColor4 {
+	if got := decodeFlags(c.cfg.Spec, path); got != gocv.IMReadReducedColor4 {
 		t.Errorf("decode flags %v, want a quarter-size decode (%v)", got, gocv.IMReadReducedColor4)
 	}
 	reduced := collect(t, c, 1, 0)
@@ -91,7 +91,7 @@ func TestFolderDecodesLargeJPEGReduced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := full.decodeFlags(path); got != gocv.IMReadColor {
+	if got := decodeFlags(full.cfg.Spec, path); got != gocv.IMReadColor {
 		t.Errorf("decode flags with an ROI %v, want a full decode", got)
 	}
 	whole := collect(t, full, 1, 0)
@@ -111,7 +111,7 @@ func TestFolderDecodesLargeJPEGReduced(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "small.jpg"), mustJPEG(t, 300, 300), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.decodeFlags(filepath.Join(dir, "small.jpg")); got != gocv.IMReadColor {
+	if got := decodeFlags(c.cfg.Spec, filepath.Join(dir, "small.jpg")); got != gocv.IMReadColor {
 		t.Errorf("300x300 photo: decode flags %v, want a full decode", got)
 	}
 }

@@ -1,0 +1,213 @@
+package camera
+
+// The sources a camera reads raw frames from, in the shape of Benthos'
+// inputs: Open connects, Read returns the next frame or says why not
+// (errEnd: the input is over; errSkip: this one could not be used, try the
+// next; anything else: the source failed and is reopened), Close releases.
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/edged-io/edged/internal/preprocess"
+)
+
+// input reads raw BGR frames from one source.
+type input interface {
+	// Open opens the source (again, after a failure or to loop).
+	Open() error
+	// Read reads the next frame into raw. file is the image's name for
+	// folders; corrupt counts the unreadable frames or images skipped on
+	// the way, which the camera counts as decode errors.
+	Read(raw *gocv.Mat) (file string, corrupt int, err error)
+	// Close releases what Open took; it is safe to call twice.
+	Close()
+}
+
+// newInput returns the input for src.
+func newInput(src Source, spec preprocess.Spec, log *slog.Logger) input {
+	switch src.Kind {
+	case Folder:
+		return &folderInput{dir: src.Raw, spec: spec, log: log}
+	case Device:
+		// A device fails its first bad read: it is gone.
+		return &videoInput{src: src, api: gocv.VideoCaptureV4L2, failed: errReadFailed}
+	case Stream:
+		// A broken frame in a stream fails one read at once and the next
+		// read succeeds; a closed stream fails every read at once, a
+		// stalled one after FFmpeg's read timeout. Only a slow failure or
+		// a run of fast ones is the stream going down.
+		return &videoInput{src: src, api: gocv.VideoCaptureFFmpeg, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed}
+	default:
+		// A corrupt frame fails one read and the next one succeeds; the
+		// end of the file fails every read. Only a run of failures is the
+		// end.
+		return &videoInput{src: src, api: gocv.VideoCaptureFFmpeg, maxRun: maxCorruptRun, failed: errEnd}
+	}
+}
+
+var errReadFailed = errors.New("read failed (stream down or device gone)")
+
+// maxCorruptRun is how many failed reads in a row a video file may have
+// before it is taken to have ended.
+const maxCorruptRun = 25
+
+// maxStreamCorruptRun is how many quickly failed reads in a row a stream
+// may have before it is taken to be down and is reopened.
+const maxStreamCorruptRun = 4
+
+// videoInput is a device, stream or video file read through OpenCV's
+// VideoCapture.
+type videoInput struct {
+	src       Source
+	api       gocv.VideoCaptureAPI
+	maxRun    int   // corrupt frames in a row that are skipped
+	slowFails bool  // a read failing after more than a second fails the source
+	failed    error // what a failed read means: errEnd (files) or errReadFailed
+	vc        *gocv.VideoCapture
+}
+
+func (v *videoInput) Open() error {
+	var vc *gocv.VideoCapture
+	var err error
+	if v.src.Kind == Device && v.src.Index >= 0 {
+		vc, err = gocv.OpenVideoCapture(v.src.Index)
+	} else {
+		vc, err = gocv.OpenVideoCaptureWithAPI(v.src.Raw, v.api)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s %s: %w", v.src.Kind, v.src.Raw, err)
+	}
+	v.vc = vc
+	if !vc.IsOpened() {
+		v.Close()
+		return fmt.Errorf("open %s %s: OpenCV could not open it", v.src.Kind, v.src.Raw)
+	}
+	return nil
+}
+
+// Read is the one corrupt-frame loop: up to maxRun failed reads in a row
+// are skipped (and counted); one more, or a slow one where that means a
+// stalled stream, is the input failing or ending.
+func (v *videoInput) Read(raw *gocv.Mat) (string, int, error) {
+	if v.vc == nil {
+		return "", 0, errors.New("source is not open")
+	}
+	for bad := 0; ; bad++ {
+		t0 := time.Now()
+		if v.vc.Read(raw) && !raw.Empty() {
+			return "", bad, nil
+		}
+		if bad == v.maxRun || (v.slowFails && time.Since(t0) > time.Second) {
+			return "", 0, v.failed
+		}
+	}
+}
+
+func (v *videoInput) Close() {
+	if v.vc != nil {
+		v.vc.Close()
+		v.vc = nil
+	}
+}
+
+// folderInput is a folder of images, read in name order.
+type folderInput struct {
+	dir   string
+	spec  preprocess.Spec
+	log   *slog.Logger
+	files []string
+	next  int // index of the next file to read
+}
+
+func (f *folderInput) Open() error {
+	entries, err := os.ReadDir(f.dir)
+	if err != nil {
+		return fmt.Errorf("read folder %s: %w", f.dir, err)
+	}
+	f.files = f.files[:0]
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff":
+			if !e.IsDir() {
+				f.files = append(f.files, e.Name())
+			}
+		}
+	}
+	sort.Strings(f.files)
+	f.next = 0
+	if len(f.files) == 0 {
+		return fmt.Errorf("folder %s holds no images", f.dir)
+	}
+	return nil
+}
+
+// Read decodes the next image; the decoded image becomes raw, without a
+// copy.
+func (f *folderInput) Read(raw *gocv.Mat) (string, int, error) {
+	if f.next >= len(f.files) {
+		return "", 0, errEnd
+	}
+	name := f.files[f.next]
+	f.next++
+	path := filepath.Join(f.dir, name)
+	img := gocv.IMRead(path, decodeFlags(f.spec, path))
+	if img.Empty() {
+		img.Close()
+		f.log.Warn("image skipped: cannot decode", "file", path)
+		return name, 1, errSkip
+	}
+	raw.Close()
+	*raw = img
+	return name, 0, nil
+}
+
+func (f *folderInput) Close() {}
+
+// nextSize is the size of the file the next Read decodes and its index, or
+// 0 when unknown.
+func (f *folderInput) nextSize() (int64, int) {
+	if f.next >= len(f.files) {
+		return 0, f.next
+	}
+	fi, err := os.Stat(filepath.Join(f.dir, f.files[f.next]))
+	if err != nil {
+		return 0, f.next
+	}
+	return fi.Size(), f.next
+}
+
+// decodeFlags chooses how a folder's image is decoded. A JPEG much larger
+// than the model's input is decoded at 1/2, 1/4 or 1/8 of its size (the
+// decoder scales in the DCT domain, which averages like an area resize and
+// costs a fraction of a full decode), keeping its shorter side at least as
+// long as the input's longer side, so what follows is still a downscale for
+// every resize mode and EXIF orientation. Not with an ROI: its coordinates
+// are in the file's own pixels.
+func decodeFlags(spec preprocess.Spec, path string) gocv.IMReadFlag {
+	if !spec.ROI.Empty() {
+		return gocv.IMReadColor
+	}
+	w, h, ok := jpegSize(path)
+	if !ok {
+		return gocv.IMReadColor
+	}
+	need := max(spec.Width, spec.Height)
+	for _, r := range []struct {
+		f    int
+		flag gocv.IMReadFlag
+	}{{8, gocv.IMReadReducedColor8}, {4, gocv.IMReadReducedColor4}, {2, gocv.IMReadReducedColor2}} {
+		if min(w, h)/r.f >= need {
+			return r.flag
+		}
+	}
+	return gocv.IMReadColor
+}
