@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/litertengine/litert"
@@ -96,48 +95,35 @@ func (m *model) NewSession() (infer.Session, error) {
 		}
 		return nil, err
 	}
-	s := &session{cm: cm, inputs: convert(m.m.Inputs()), outputs: convert(m.m.Outputs())}
-	for i, t := range s.inputs {
+	inputs, outputs := convert(m.m.Inputs()), convert(m.m.Outputs())
+	for i, t := range inputs {
 		if b := cm.InputData(i); len(b) < t.Bytes {
 			cm.Close()
 			return nil, fmt.Errorf("input %d (%s): runtime buffer of %d bytes, tensor needs %d", i, t.Name, len(b), t.Bytes)
 		}
 	}
-	for i, t := range s.outputs {
+	for i, t := range outputs {
 		if b := cm.OutputData(i); len(b) < t.Bytes {
 			cm.Close()
 			return nil, fmt.Errorf("output %d (%s): runtime buffer of %d bytes, tensor needs %d", i, t.Name, len(b), t.Bytes)
 		}
 	}
-	return s, nil
+	return infer.NewSession(runner{cm, inputs, outputs}, inputs, outputs), nil
 }
 
 func (m *model) Close() error { return m.m.Close() }
 
-type session struct {
-	mu      sync.Mutex
-	cm      *litert.CompiledModel
-	inputs  []infer.TensorInfo
-	outputs []infer.TensorInfo
-	closed  bool
+// runner is a compiled model as infer.NewSession drives it, its buffers
+// (which the runtime may pad for alignment) cut to the tensors' sizes.
+type runner struct {
+	cm              *litert.CompiledModel
+	inputs, outputs []infer.TensorInfo
 }
 
-func (s *session) Inputs() []infer.TensorInfo  { return s.inputs }
-func (s *session) Outputs() []infer.TensorInfo { return s.outputs }
-
-func (s *session) InputBuffer(i int) []byte {
-	if i < 0 || i >= len(s.inputs) {
-		return nil
-	}
-	return trim(s.cm.InputData(i), s.inputs[i].Bytes)
-}
-
-func (s *session) OutputBuffer(i int) []byte {
-	if i < 0 || i >= len(s.outputs) {
-		return nil
-	}
-	return trim(s.cm.OutputData(i), s.outputs[i].Bytes)
-}
+func (r runner) Invoke() error           { return r.cm.Run() }
+func (r runner) Close() error            { return r.cm.Close() }
+func (r runner) InputData(i int) []byte  { return trim(r.cm.InputData(i), r.inputs[i].Bytes) }
+func (r runner) OutputData(i int) []byte { return trim(r.cm.OutputData(i), r.outputs[i].Bytes) }
 
 // trim cuts a runtime buffer (which may be padded for alignment) to the
 // tensor's own size.
@@ -146,25 +132,6 @@ func trim(b []byte, n int) []byte {
 		return b[:n:n]
 	}
 	return b
-}
-
-func (s *session) Invoke() error {
-	s.mu.Lock() // Close takes it: the interpreter is never freed mid-invoke
-	defer s.mu.Unlock()
-	if s.closed {
-		return infer.ErrClosed
-	}
-	return s.cm.Run()
-}
-
-func (s *session) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return s.cm.Close()
 }
 
 func convert(ts []litert.Tensor) []infer.TensorInfo {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/tfliteengine/tflite"
@@ -88,10 +87,7 @@ func (m *model) NewSession() (infer.Session, error) {
 		}
 		return nil, err
 	}
-	s := &session{it: it}
-	s.inputs = convert(it.Inputs())
-	s.outputs = convert(it.Outputs())
-	return s, nil
+	return infer.NewSession(it, convert(it.Inputs()), convert(it.Outputs())), nil
 }
 
 // builtinMissing matches the runtime's words for a builtin operator it
@@ -119,42 +115,10 @@ func unsupportedOp(msg string, customOps []string) string {
 
 func (m *model) Close() error { return m.m.Close() }
 
-type session struct {
-	mu      sync.Mutex
-	it      *tflite.Interpreter
-	inputs  []infer.TensorInfo
-	outputs []infer.TensorInfo
-	closed  bool
-}
-
-func (s *session) Inputs() []infer.TensorInfo  { return s.inputs }
-func (s *session) Outputs() []infer.TensorInfo { return s.outputs }
-func (s *session) InputBuffer(i int) []byte    { return s.it.InputData(i) }
-func (s *session) OutputBuffer(i int) []byte   { return s.it.OutputData(i) }
-
-func (s *session) Invoke() error {
-	s.mu.Lock() // Close takes it: the interpreter is never freed mid-invoke
-	defer s.mu.Unlock()
-	if s.closed {
-		return infer.ErrClosed
-	}
-	return s.it.Invoke()
-}
-
-func (s *session) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return s.it.Close()
-}
-
 // XNNPACK reports whether a session's interpreter runs with XNNPACK.
 func XNNPACK(s infer.Session) bool {
-	ss, ok := s.(*session)
-	return ok && ss.it.XNNPACK()
+	it, ok := infer.RunnerOf(s).(*tflite.Interpreter)
+	return ok && it.XNNPACK()
 }
 
 func convert(ts []tflite.Tensor) []infer.TensorInfo {
