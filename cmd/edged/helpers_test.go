@@ -117,8 +117,8 @@ func httpAddr(t *testing.T, log *lockedBuffer) string {
 	return ""
 }
 
-// getJSON fetches url into v, failing unless the status is wantCode (-1: any).
-func getJSON(t *testing.T, url string, wantCode int, v any) {
+// get fetches url and returns its status code and body.
+func get(t *testing.T, url string) (int, []byte) {
 	t.Helper()
 	res, err := http.Get(url)
 	if err != nil {
@@ -126,8 +126,15 @@ func getJSON(t *testing.T, url string, wantCode int, v any) {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	if wantCode >= 0 && res.StatusCode != wantCode {
-		t.Fatalf("GET %s: %d, want %d: %s", url, res.StatusCode, wantCode, b)
+	return res.StatusCode, b
+}
+
+// getJSON fetches url into v, failing unless the status is wantCode (-1: any).
+func getJSON(t *testing.T, url string, wantCode int, v any) {
+	t.Helper()
+	code, b := get(t, url)
+	if wantCode >= 0 && code != wantCode {
+		t.Fatalf("GET %s: %d, want %d: %s", url, code, wantCode, b)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("GET %s: %v: %s", url, err, b)
@@ -137,12 +144,7 @@ func getJSON(t *testing.T, url string, wantCode int, v any) {
 // scrapeValue reads one sample's value from a Prometheus text exposition.
 func scrapeValue(t *testing.T, url, series string) float64 {
 	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	_, b := get(t, url)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
