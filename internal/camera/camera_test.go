@@ -14,9 +14,10 @@ import (
 	"github.com/edged-io/edged/internal/mjpegtest"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/samplevideo"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
-const opencvData = "/usr/share/doc/opencv-doc/examples/data"
+const opencvData = testenv.OpenCVData
 
 // photos returns real photos from Debian's opencv-doc.
 func photos(t testing.TB, names ...string) []string {

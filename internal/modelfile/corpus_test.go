@@ -7,18 +7,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // TestMediaPipeCorpus parses the third-party models `make
 // conformance-models` fetches, without the runtime, and checks facts known
 // about each.
 func TestMediaPipeCorpus(t *testing.T) {
-	dir := filepath.Join("..", "..", "third_party", "mediapipe")
+	dir := filepath.Join(testenv.Root(t), "third_party", "mediapipe")
 	if _, err := os.Stat(filepath.Join(dir, ".stamp")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("conformance models missing: run make conformance-models")
-		}
-		t.Skip("conformance models missing (make conformance-models)")
+		testenv.Missing(t, "conformance models missing (make conformance-models)")
 	}
 	cases := []struct {
 		file      string

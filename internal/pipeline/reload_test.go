@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // renamedModel writes a copy of the default model whose metadata name is
@@ -139,10 +140,7 @@ func TestPrepareRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	face := filepath.Join("..", "..", "third_party", "mediapipe", "face_detection_short_range.tflite")
-	if _, err := os.Stat(face); err != nil {
-		t.Skipf("MediaPipe model missing (make conformance-models): %v", err)
-	}
+	face := testenv.ConformanceModel(t, "face_detection_short_range.tflite")
 	other, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "face", Path: face})
 	if err != nil {
 		t.Fatal(err)

@@ -103,3 +103,14 @@ func Photo(t testing.TB, name string) string {
 	Missing(t, "photo %s missing (apt-get install opencv-doc; gocv in the module cache): tried %v", name, tried)
 	return ""
 }
+
+// ConformanceModel is the path of one of the third-party models `make
+// conformance-models` fetches into third_party/mediapipe.
+func ConformanceModel(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(Root(t), "third_party", "mediapipe", name)
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "conformance model %s missing (make conformance-models)", p)
+	}
+	return p
+}

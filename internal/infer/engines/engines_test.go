@@ -1,28 +1,16 @@
 package engines
 
 import (
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 func libs(t *testing.T) (tfl, lrt string) {
 	t.Helper()
-	root, _ := filepath.Abs(filepath.Join("..", "..", ".."))
-	arch := "linux_" + runtime.GOARCH
-	tfl = filepath.Join(root, "third_party", "tflite", arch, "libtensorflowlite_c.so")
-	lrt = filepath.Join(root, "third_party", "litert", arch, "libLiteRt.so")
-	for _, p := range []string{tfl, lrt} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal(err)
-			}
-			t.Skipf("runtime not fetched (make tflite-lib litert-lib): %v", err)
-		}
-	}
-	return tfl, lrt
+	return testenv.Library(t, "tflite"), testenv.Library(t, "litert")
 }
 
 func TestChoice(t *testing.T) {

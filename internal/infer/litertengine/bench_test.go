@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // BenchmarkInvoke compares the two engines' invoke alone (inputs filled
@@ -19,7 +20,7 @@ import (
 func BenchmarkInvoke(b *testing.B) {
 	le := openEngine(b)
 	te := openTFLite(b)
-	root := repoRoot(b)
+	root := testenv.Root(b)
 	models := map[string]string{
 		"int8":  filepath.Join(root, "models", "efficientnet_lite0_int8.tflite"),
 		"float": filepath.Join(root, "third_party", "mediapipe", "hand_landmark_full.tflite"),

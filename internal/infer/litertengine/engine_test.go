@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 func TestOpenMissingSaysHow(t *testing.T) {
@@ -37,7 +38,7 @@ func TestLoadRejects(t *testing.T) {
 	if !strings.HasPrefix(e.Name(), "litert 2.") {
 		t.Errorf("Name() = %q, want litert and the pinned version", e.Name())
 	}
-	good := filepath.Join(repoRoot(t), "models", "efficientnet_lite0_int8.tflite")
+	good := filepath.Join(testenv.Root(t), "models", "efficientnet_lite0_int8.tflite")
 	data, err := os.ReadFile(good)
 	if err != nil {
 		t.Fatal(err)

@@ -4,58 +4,26 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/modelfile"
+	"github.com/edged-io/edged/internal/testenv"
 )
-
-// repoRoot finds the repository root from the test's working directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
 
 func openEngine(t testing.TB) *Engine {
 	t.Helper()
-	lib := os.Getenv("EDGED_TFLITE_LIB")
-	if lib == "" {
-		lib = filepath.Join(repoRoot(t), "third_party", "tflite", "linux_"+runtime.GOARCH, LibraryName)
-	}
-	e, err := Open(lib)
+	e, err := Open(testenv.Library(t, "tflite"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("TFLite runtime: %v", err)
-		}
-		t.Skipf("TFLite runtime not installed (make tflite-lib): %v", err)
+		t.Fatalf("TFLite runtime: %v", err)
 	}
 	return e
 }
 
 func mediapipe(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(repoRoot(t), "third_party", "mediapipe", name)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("conformance model %s missing: run make conformance-models", p)
-		}
-		t.Skipf("conformance model %s missing (make conformance-models)", p)
-	}
-	return p
+	return testenv.ConformanceModel(t, name)
 }
 
 // TestConformance runs every real third-party model of the corpus through

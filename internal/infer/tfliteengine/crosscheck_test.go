@@ -8,6 +8,7 @@ import (
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/modelfile"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // TestCheckerAgreesWithRuntime compares, for every model at hand (the
@@ -18,7 +19,7 @@ import (
 // the checker that `edged model inspect` would show users.
 func TestCheckerAgreesWithRuntime(t *testing.T) {
 	e := openEngine(t)
-	root := repoRoot(t)
+	root := testenv.Root(t)
 	var paths []string
 	for _, pattern := range []string{"models/*.tflite", "third_party/mediapipe/*.tflite"} {
 		m, _ := filepath.Glob(filepath.Join(root, pattern))

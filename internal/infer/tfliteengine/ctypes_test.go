@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // TestTypeCodesMatchHeader checks the TfLiteType table (infer.TFLiteType,
@@ -18,7 +19,7 @@ import (
 // of that name. Beyond the header's codes the table names only LiteRT
 // 2.2's later ones (litert_model_types.h).
 func TestTypeCodesMatchHeader(t *testing.T) {
-	path := filepath.Join(repoRoot(t), "third_party", "tflite", "include", "tensorflow", "lite", "c", "c_api_types.h")
+	path := filepath.Join(testenv.Root(t), "third_party", "tflite", "include", "tensorflow", "lite", "c", "c_api_types.h")
 	src, err := os.ReadFile(path)
 	if err != nil {
 		if os.IsNotExist(err) && os.Getenv("CI") == "" {

@@ -40,7 +40,7 @@ func spaceShuttleRGB(t testing.TB, size int) []byte {
 func loadDefault(t testing.TB, opts infer.Options) (infer.Model, []string) {
 	t.Helper()
 	e := openEngine(t)
-	path := filepath.Join(repoRoot(t), "models", "efficientnet_lite0_int8.tflite")
+	path := filepath.Join(testenv.Root(t), "models", "efficientnet_lite0_int8.tflite")
 	info, _, err := modelfile.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

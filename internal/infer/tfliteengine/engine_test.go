@@ -10,6 +10,7 @@ import (
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/modelfile"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 func TestUnsupportedOp(t *testing.T) {
@@ -60,7 +61,7 @@ func TestCandidatesOrder(t *testing.T) {
 // runtime: each gives an error naming the file.
 func TestLoadRejectsBadFiles(t *testing.T) {
 	e := openEngine(t)
-	good, err := os.ReadFile(filepath.Join(repoRoot(t), "models", "efficientnet_lite0_int8.tflite"))
+	good, err := os.ReadFile(filepath.Join(testenv.Root(t), "models", "efficientnet_lite0_int8.tflite"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 	if _, err := infer.LoadFile(e, filepath.Join(dir, "missing.tflite"), infer.Options{}); err == nil || !strings.Contains(err.Error(), "missing.tflite") {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, err := infer.LoadFile(e, filepath.Join(repoRoot(t), "models", "efficientnet_lite0_int8.tflite"), infer.Options{Accelerate: "gpu"}); err == nil || !strings.Contains(err.Error(), `"gpu"`) {
+	if _, err := infer.LoadFile(e, filepath.Join(testenv.Root(t), "models", "efficientnet_lite0_int8.tflite"), infer.Options{Accelerate: "gpu"}); err == nil || !strings.Contains(err.Error(), `"gpu"`) {
 		t.Errorf("accelerate gpu: %v", err)
 	}
 }
@@ -190,7 +191,7 @@ func TestSessionTensors(t *testing.T) {
 // off, on one and two threads. Its figures chose Accelerate "auto".
 func BenchmarkInvoke(b *testing.B) {
 	models := []struct{ name, path string }{
-		{"int8", filepath.Join(repoRoot(b), "models", "efficientnet_lite0_int8.tflite")},
+		{"int8", filepath.Join(testenv.Root(b), "models", "efficientnet_lite0_int8.tflite")},
 		{"float", mediapipe(b, "hand_landmark_lite.tflite")},
 	}
 	e := openEngine(b)

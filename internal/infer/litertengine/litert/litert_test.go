@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/edged-io/edged/internal/testenv"
@@ -14,13 +13,9 @@ import (
 
 func openLib(t *testing.T) *Library {
 	t.Helper()
-	path := filepath.Join(testenv.Root(t), "third_party", "litert", "linux_"+runtime.GOARCH, "libLiteRt.so")
-	l, err := Open(path)
+	l, err := Open(testenv.Library(t, "litert"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("LiteRT library: %v", err)
-		}
-		t.Skipf("LiteRT library not fetched (make litert-lib): %v", err)
+		t.Fatalf("LiteRT library: %v", err)
 	}
 	return l
 }

@@ -18,17 +18,7 @@ import (
 // or $EDGED_TFLITE_LIB.
 func openLib(t *testing.T) *Library {
 	t.Helper()
-	path := os.Getenv("EDGED_TFLITE_LIB")
-	if path == "" {
-		path = filepath.Join(testenv.Root(t), "third_party", "tflite", "linux_"+runtime.GOARCH, "libtensorflowlite_c.so")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("TFLite runtime: %v", err)
-		}
-		t.Skipf("TFLite runtime not installed (make tflite-lib): %v", err)
-	}
-	lib, err := Open(path)
+	lib, err := Open(testenv.Library(t, "tflite"))
 	if err != nil {
 		t.Fatal(err)
 	}
