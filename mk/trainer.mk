@@ -9,13 +9,20 @@
 # test-python    the trainer's pytest suite (CPU; uses bin/edged when built).
 # test-python-heavy  the same plus AlexNet/VGG exports (4096-wide dense
 #                layers: minutes each in TF's converter).
+# test-python-torch2  the whole suite on current PyPI torch/torchvision
+#                (trainer/requirements-torch2.txt) in build/torch2-venv, which
+#                does not see Debian's torch: what GPU hosts run. On demand,
+#                not in `make test`: ~3 GB of wheels (cached by pip), about
+#                15 minutes on 2 cores. TORCH2_REPORT gets each export's
+#                float and int8 accuracy (compare with `make test-python`'s
+#                build/torch1-report.json).
 
 VENV        := .venv
 VENV_STAMP  := $(VENV)/.edged-train.stamp
 SYS_PYTHON  ?= /usr/bin/python3
 DEFAULT_TFLITE := models/efficientnet_lite0_int8.tflite
 
-.PHONY: venv default-model test-python test-python-heavy
+.PHONY: venv default-model test-python test-python-heavy test-python-torch2
 venv: $(VENV_STAMP)
 $(VENV_STAMP): trainer/requirements.txt trainer/pyproject.toml | deps-test
 	@$(SYS_PYTHON) -c 'import torch, torchvision' 2>/dev/null || { \
@@ -37,7 +44,25 @@ default-model: venv
 	fi
 
 test-python: venv
-	$(PY) -m pytest trainer/tests -q -rs --durations=8 -p no:cacheprovider
+	EDGED_TRAIN_REPORT=$(CURDIR)/build/torch1-report.json $(PY) -m pytest trainer/tests -q -rs --durations=8 -p no:cacheprovider
+
+TORCH2_VENV  := build/torch2-venv
+TORCH2_PY    := $(TORCH2_VENV)/bin/python
+TORCH2_STAMP := $(TORCH2_VENV)/.torch2.stamp
+TORCH2_REPORT ?= $(CURDIR)/build/torch2-report.json
+
+$(TORCH2_STAMP): trainer/requirements-torch2.txt trainer/requirements.txt trainer/pyproject.toml | deps-test
+	test -x $(TORCH2_PY) || $(SYS_PYTHON) -m venv $(TORCH2_VENV)
+	$(TORCH2_PY) -m pip install -q --disable-pip-version-check -r trainer/requirements-torch2.txt
+	$(TORCH2_PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e trainer
+	$(TORCH2_PY) -c 'import torch, torchvision, numpy, tensorflow, edged_train; print("torch2 venv ok: torch", torch.__version__, "torchvision", torchvision.__version__, "numpy", numpy.__version__)'
+	@du -sh $(TORCH2_VENV) | sed 's/^/torch2 venv size: /'
+	@touch $@
+
+test-python-torch2: $(TORCH2_STAMP) build
+	EDGED_TRAIN_REPORT=$(TORCH2_REPORT) $(TORCH2_PY) -m pytest trainer/tests -q -rs --durations=8 -p no:cacheprovider
+	@if [ -f build/torch1-report.json ]; then $(SYS_PYTHON) trainer/tests/compare_reports.py build/torch1-report.json $(TORCH2_REPORT); \
+	else echo "no build/torch1-report.json to compare with: run make test-python (Debian's torch) first"; fi
 
 test-python-heavy: venv
 	EDGED_TRAIN_HEAVY=1 $(PY) -m pytest trainer/tests -q -rs --durations=12 -p no:cacheprovider

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -63,6 +64,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case *cfgPath != "" && *source != "":
 		return usageError{"give either --config or --source, not both"}
 	case *cfgPath != "":
+		if err := quickOnly(fs); err != nil {
+			return err
+		}
 		var err error
 		if cfg, err = config.Load(*cfgPath); err != nil {
 			return err
@@ -112,6 +116,30 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log.Info("edged starting", "version", version)
 	return daemon.Run(ctx, opts)
+}
+
+// quickFlags are the flags that describe a quick-mode run, and the
+// configuration key each stands for.
+var quickFlags = map[string]string{
+	"model": "models[].path", "labels": "models[].labels", "broker": "broker.url", "device": "device",
+	"camera": "cameras[].name", "fps": "cameras[].fps", "top-k": "models[].top_k", "threshold": "models[].threshold",
+	"threads": "models[].threads", "loop": "cameras[].loop", "resize": "cameras[].resize", "http": "http.addr",
+}
+
+// quickOnly refuses quick-mode flags beside --config: the file decides
+// those settings, and a flag silently ignored is worse than an error.
+func quickOnly(fs *flag.FlagSet) error {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if key, ok := quickFlags[f.Name]; ok {
+			set = append(set, fmt.Sprintf("--%s (set %s in the file)", f.Name, key))
+		}
+	})
+	if len(set) == 0 {
+		return nil
+	}
+	sort.Strings(set)
+	return usageError{"with --config these quick-mode flags have no effect, so they are refused: " + strings.Join(set, ", ")}
 }
 
 // newLogger logs JSON when stderr is not a terminal (journald), text on one.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -15,6 +16,42 @@ import (
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Bounds on values that end up in protocol fields or timers (docs/security.md).
+const (
+	// MaxNameLen bounds device, camera and model names: each is an MQTT
+	// topic level, and a topic is at most 65535 bytes.
+	MaxNameLen = 128
+	// MaxTopicPrefixLen bounds broker.topic_prefix.
+	MaxTopicPrefixLen = 1024
+	// MaxKeepAlive is the largest MQTT keep-alive: the protocol's field is
+	// 16 bits of seconds, and a larger value would wrap (65536s is 0: off).
+	MaxKeepAlive = 65535 * time.Second
+	// MinFPS and MaxFPS bound a camera's rate cap when one is set: one
+	// frame a day at the least (a smaller rate's period overflows), 1000 a
+	// second at the most.
+	MinFPS = 1.0 / 86400
+	MaxFPS = 1000
+)
+
+// checkName checks a name that becomes a topic level.
+func (ck checker) checkName(path, name, what string) error {
+	if !nameRE.MatchString(name) {
+		return ck.bad(path, "%q may only hold letters, digits, '-' and '_'%s", name, what)
+	}
+	if len(name) > MaxNameLen {
+		return ck.bad(path, "%d characters: at most %d", len(name), MaxNameLen)
+	}
+	return nil
+}
+
+// finite checks that v is a number (not NaN or infinite).
+func (ck checker) finite(path string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return ck.bad(path, "%v is not a number", v)
+	}
+	return nil
+}
 
 // lineOf returns the line of the field at path or, for a field the file
 // left out (cameras[1].source), of the closest enclosing field the file has
@@ -76,8 +113,10 @@ func (c *Config) validate(file string, lines map[string]int) error {
 
 // checkTop checks the device name, the engine and logging.
 func (c *Config) checkTop(ck checker) error {
-	if c.Device != "" && !nameRE.MatchString(c.Device) {
-		return ck.bad("device", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", c.Device)
+	if c.Device != "" {
+		if err := ck.checkName("device", c.Device, " (it is part of MQTT topics)"); err != nil {
+			return err
+		}
 	}
 	if err := ck.oneOf("engine", c.Engine, engineChoices...); err != nil {
 		return err
@@ -98,6 +137,9 @@ func (b Broker) check(ck checker) error {
 	}
 	if b.TopicPrefix == "" || strings.ContainsAny(b.TopicPrefix, "+#") || strings.HasPrefix(b.TopicPrefix, "/") || strings.HasSuffix(b.TopicPrefix, "/") {
 		return ck.bad("broker.topic_prefix", "%q must be non-empty, without wildcards or leading/trailing '/'", b.TopicPrefix)
+	}
+	if len(b.TopicPrefix) > MaxTopicPrefixLen {
+		return ck.bad("broker.topic_prefix", "%d bytes: at most %d", len(b.TopicPrefix), MaxTopicPrefixLen)
 	}
 	if b.URL != "" {
 		scheme, _, ok := strings.Cut(b.URL, "://")
@@ -140,6 +182,9 @@ func (b Broker) check(ck checker) error {
 	if b.KeepAlive < time.Second {
 		return ck.bad("broker.keepalive", "%v is shorter than 1s", b.KeepAlive)
 	}
+	if b.KeepAlive > MaxKeepAlive {
+		return ck.bad("broker.keepalive", "%v is longer than MQTT's keep-alive field holds (%v)", b.KeepAlive, MaxKeepAlive)
+	}
 	return nil
 }
 
@@ -158,8 +203,8 @@ func (c *Config) checkModels(ck checker) error {
 	models := map[string]bool{}
 	for i, m := range c.Models {
 		p := fmt.Sprintf("models[%d]", i)
-		if !nameRE.MatchString(m.Name) {
-			return ck.bad(p+".name", "%q may only hold letters, digits, '-' and '_'", m.Name)
+		if err := ck.checkName(p+".name", m.Name, ""); err != nil {
+			return err
 		}
 		if models[m.Name] {
 			return ck.bad(p+".name", "model %q is defined twice", m.Name)
@@ -179,6 +224,9 @@ func (c *Config) checkModels(ck checker) error {
 		}
 		if m.TopK < 1 {
 			return ck.bad(p+".top_k", "%d is less than 1", m.TopK)
+		}
+		if err := ck.finite(p+".threshold", m.Threshold); err != nil {
+			return err
 		}
 		if m.Threshold < 0 || m.Threshold > 1 {
 			return ck.bad(p+".threshold", "%v is not between 0 and 1", m.Threshold)
@@ -214,8 +262,8 @@ func (c *Config) checkCameras(ck checker) error {
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
 		p := fmt.Sprintf("cameras[%d]", i)
-		if !nameRE.MatchString(cam.Name) {
-			return ck.bad(p+".name", "%q may only hold letters, digits, '-' and '_' (it is part of MQTT topics)", cam.Name)
+		if err := ck.checkName(p+".name", cam.Name, " (it is part of MQTT topics)"); err != nil {
+			return err
 		}
 		if seen[cam.Name] {
 			return ck.bad(p+".name", "camera %q is defined twice", cam.Name)
@@ -227,8 +275,14 @@ func (c *Config) checkCameras(ck checker) error {
 		if !models[cam.Model] {
 			return ck.bad(p+".model", "no model named %q", cam.Model)
 		}
+		if err := ck.finite(p+".fps", cam.FPS); err != nil {
+			return err
+		}
 		if cam.FPS < 0 {
 			return ck.bad(p+".fps", "%v is negative", cam.FPS)
+		}
+		if cam.FPS != 0 && (cam.FPS < MinFPS || cam.FPS > MaxFPS) {
+			return ck.bad(p+".fps", "%v is outside %.6g to %v (0 means no cap)", cam.FPS, MinFPS, MaxFPS)
 		}
 		if cam.ROI.X < 0 || cam.ROI.Y < 0 || cam.ROI.W < 0 || cam.ROI.H < 0 || (cam.ROI.W == 0) != (cam.ROI.H == 0) {
 			return ck.bad(p+".roi", "%+v: values must be non-negative, and w and h given together", cam.ROI)

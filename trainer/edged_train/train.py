@@ -88,6 +88,8 @@ def pick_device(name: str) -> torch.device:
                            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda})")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+        log.info("device auto: %s (torch %s, CUDA %s)", name, torch.__version__,
+                 torch.version.cuda if torch.cuda.is_available() else "not available")
     return torch.device(name)
 
 

@@ -1,5 +1,7 @@
 """Shared fixtures: the repository's paths, real data from Debian packages,
-and a runner for edged's real daemon path (``bin/edged run ... --stdout``)."""
+a runner for edged's real daemon path (``bin/edged run ... --stdout``), and
+the run's report of measured accuracies (``EDGED_TRAIN_REPORT=FILE``), which
+``compare_reports.py`` holds against another torch's run."""
 
 from __future__ import annotations
 
@@ -19,6 +21,26 @@ REPO = Path(__file__).resolve().parents[2]
 EDGED = REPO / "bin" / "edged"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+
+
+_MEASURED: dict[str, dict[str, float | str]] = {}
+
+
+def report(name: str, **values: float | str) -> None:
+    """Record what a test measured under `name`, for EDGED_TRAIN_REPORT."""
+    _MEASURED.setdefault(name, {}).update(values)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = os.environ.get("EDGED_TRAIN_REPORT")
+    if not path:
+        return
+    import torch
+    import torchvision
+    doc = {"torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__,
+           "exitstatus": int(exitstatus), "measured": _MEASURED}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from PIL import Image
 from edged_train import archs, metadata
 from edged_train.export import TFLiteClassifier, export_int8
 
-from conftest import REPO, run_edged
+from conftest import FASHION, REPO, fashion_subset, report, run_edged
 
 HEAVY = {"vgg16"}  # vgg11 stands for the VGG family in every run
 LABELS = ["car", "truck", "person", "empty"]
@@ -50,6 +50,7 @@ def test_arch_exports_and_runs(name: str, tmp_path: Path) -> None:
     assert metadata.read_labels(ex.data) == LABELS
 
     tfl = TFLiteClassifier(ex.data)
+    _report_agreement(name, model, ex.data, tfl, size, arch.mean, arch.std)
     assert list(tfl.inp["shape"]) == [1, size, size, 3]
     assert tfl.inp["quantization"] == (1.0, 0)
     p = tfl.probabilities(photo)
@@ -69,3 +70,25 @@ def test_arch_exports_and_runs(name: str, tmp_path: Path) -> None:
     assert top["label"] in LABELS and 0 <= top["index"] < len(LABELS)
     assert top["index"] == int(p.argmax()) or abs(top["score"] - float(p.max())) < 0.05, \
         f"edged top-1 {top}, interpreter {p}"
+
+
+def _report_agreement(name: str, model: torch.nn.Module, data: bytes, tfl: TFLiteClassifier, size: int,
+                      mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    """Report how often the int8 export's top-1 agrees with the float
+    model's on 40 real Fashion-MNIST test images (grey as RGB), and the
+    export's sha256: the same seed under two torch versions should give the
+    same model and the same agreement."""
+    import hashlib
+
+    if not (FASHION / "t10k-images-idx3-ubyte.gz").exists():
+        return
+    agree = 0
+    items = fashion_subset("t10k", list(range(10)), 4)
+    for img, _ in items:
+        rgb = np.array(Image.fromarray(img).convert("RGB").resize((size, size), Image.BILINEAR))
+        x = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None]  # pixels, as the export's input
+        x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+        with torch.no_grad():
+            f = int(model(x)[0].argmax())
+        agree += f == int(tfl.probabilities(rgb).argmax())
+    report(f"arch/{name}", int8_agreement=100.0 * agree / len(items), sha256=hashlib.sha256(data).hexdigest())

@@ -17,7 +17,7 @@ from edged_train import imagenet, metadata
 from edged_train.export import TFLiteClassifier
 from edged_train.images import load_rgb
 
-from conftest import REPO, run_edged
+from conftest import REPO, report, run_edged
 
 MODEL = REPO / "models" / "efficientnet_lite0_int8.tflite"
 LABELS = REPO / "models" / "labels.txt"
@@ -58,12 +58,16 @@ def test_known_photos_float_and_int8(model_bytes: bytes, photos: list[tuple[str,
     names = imagenet.class_names()
     model = imagenet.float_model()
     tfl = TFLiteClassifier(model_bytes)
+    tops = []
     for path, want in photos:
         rgb = load_rgb(path, imagenet.SIZE)
         x = (torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)[None] - 127.0) / 128.0
         with torch.no_grad():
             f = int(model(x)[0].argmax())
-        q = int(tfl.probabilities(rgb).argmax())
+        tops.append((path, want, f, int(tfl.probabilities(rgb).argmax())))
+    report("default-model/photos", float_accuracy=100.0 * np.mean([f == w for _, w, f, _ in tops]),
+           int8_accuracy=100.0 * np.mean([q == w for _, w, _, q in tops]))
+    for path, want, f, q in tops:
         assert f == want, f"{path}: float top-1 {names[f]!r}, want {names[want]!r}"
         assert q == want, f"{path}: int8 top-1 {names[q]!r}, want {names[want]!r}"
 

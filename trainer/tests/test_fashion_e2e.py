@@ -17,7 +17,7 @@ from edged_train.cli import main
 from edged_train.export import TFLiteClassifier
 from edged_train.images import load_rgb
 
-from conftest import FASHION_CLASSES, fashion_subset, run_edged, write_folder
+from conftest import FASHION_CLASSES, fashion_subset, report, run_edged, write_folder
 
 CLASSES = [0, 1, 7, 8]  # T-shirt, trouser, sneaker, bag
 SIZE = 32
@@ -63,6 +63,8 @@ def test_outputs_and_card(trained: dict) -> None:
     labels = (out / "labels.txt").read_text().splitlines()
     assert labels == sorted(FASHION_CLASSES[c] for c in CLASSES)
     assert metadata.read_labels((out / "model.tflite").read_bytes()) == labels
+    report("fashion/train", float_val_accuracy=card["float_val_accuracy"], int8_val_accuracy=card["int8_val_accuracy"],
+           arch=card.get("arch", ""))
     assert card["float_val_accuracy"] >= 80, card["float_val_accuracy"]
     assert card["int8_val_accuracy"] >= card["float_val_accuracy"] - 2, \
         (card["float_val_accuracy"], card["int8_val_accuracy"])
@@ -108,6 +110,7 @@ def test_edged_classifies_held_back_images(trained: dict, edged: Path) -> None:
         assert r["label"] == labels[r["index"]], r
     edged_acc = 100 * np.mean([got[n]["index"] == truth[n] for n in truth])
     agree = 100 * np.mean([got[n]["index"] == interp[n] for n in truth])
+    report("fashion/held-back", interpreter_accuracy=interp_acc, edged_accuracy=edged_acc)
     assert edged_acc >= 75, f"edged accuracy {edged_acc:.1f}% on held-back images"
     assert edged_acc >= interp_acc - 4, f"edged {edged_acc:.1f}% vs interpreter {interp_acc:.1f}%"
     assert agree >= 92, f"edged and the interpreter agree on only {agree:.1f}% of images"
