@@ -233,13 +233,16 @@ func TestMetadataLabels(t *testing.T) {
 		meta   []byte
 		zip    []byte
 		labels []string
+		err    string // the error Parse gives, when it refuses the file
 	}{
-		{"labels", metadataBuffer("M001", "labels.txt", 2), labelsZip(t, "labels.txt", "cat\ndog\r\nbird\n\n"), []string{"cat", "dog", "bird"}},
-		{"other file type", metadataBuffer("M001", "labels.txt", 1), labelsZip(t, "labels.txt", "cat\n"), nil},
-		{"file not in the zip", metadataBuffer("M001", "labels.txt", 2), labelsZip(t, "vocab.txt", "cat\n"), nil},
-		{"no zip", metadataBuffer("M001", "labels.txt", 2), nil, nil},
-		{"not metadata", metadataBuffer("XXXX", "labels.txt", 2), labelsZip(t, "labels.txt", "cat\n"), nil},
-		{"garbage metadata", []byte("\xff\xff\xff\x7fM001garbage"), labelsZip(t, "labels.txt", "cat\n"), nil},
+		{"labels", metadataBuffer("M001", "labels.txt", 2), labelsZip(t, "labels.txt", "cat\ndog\r\nbird\n\n"), []string{"cat", "dog", "bird"}, ""},
+		{"other file type", metadataBuffer("M001", "labels.txt", 1), labelsZip(t, "labels.txt", "cat\n"), nil, ""},
+		// The metadata promises labels the file does not have: a model
+		// cut short or damaged, refused rather than run without labels.
+		{"file not in the zip", metadataBuffer("M001", "labels.txt", 2), labelsZip(t, "vocab.txt", "cat\n"), nil, `zip archive has no labels.txt`},
+		{"no zip", metadataBuffer("M001", "labels.txt", 2), nil, nil, `labels file "labels.txt"`},
+		{"not metadata", metadataBuffer("XXXX", "labels.txt", 2), labelsZip(t, "labels.txt", "cat\n"), nil, ""},
+		{"garbage metadata", []byte("\xff\xff\xff\x7fM001garbage"), labelsZip(t, "labels.txt", "cat\n"), nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -248,6 +251,12 @@ func TestMetadataLabels(t *testing.T) {
 			m.metadata = []*tbl{tb("TFLITE_METADATA", uint32(1))}
 			data := append(m.bytes(), c.zip...)
 			info, err := Parse(data)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, ErrNotTFLite) {
+					t.Fatalf("Parse: %v, want an ErrNotTFLite containing %q", err, c.err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,8 +49,8 @@ func TestDefaultModelParts(t *testing.T) {
 	if name == "" || labels != "labels.txt" {
 		t.Errorf("metadata names model %q and labels file %q, want a name and labels.txt", name, labels)
 	}
-	got := readZipLabels(archive, labels)
-	if len(got) != 1000 || got[812] != "space shuttle" {
+	got, err := readZipLabels(archive, labels)
+	if err != nil || len(got) != 1000 || got[812] != "space shuttle" {
 		t.Errorf("%d labels from the zip alone (label 812 %q), want 1000 with 812 space shuttle", len(got), at(got, 812))
 	}
 	// Cut short, neither gives anything, and neither panics.
@@ -60,8 +60,8 @@ func TestDefaultModelParts(t *testing.T) {
 		}
 	}
 	for _, n := range []int{0, 22, len(archive) / 2, len(archive) - 1} {
-		if got := readZipLabels(archive[:n], labels); got != nil {
-			t.Errorf("zip cut to %d bytes gave %d labels", n, len(got))
+		if got, err := readZipLabels(archive[:n], labels); got != nil || err == nil {
+			t.Errorf("zip cut to %d bytes gave %d labels and no error", n, len(got))
 		}
 	}
 }
@@ -90,14 +90,14 @@ func TestZipLabelsLimits(t *testing.T) {
 	small, _ := zw.Create("small.txt")
 	small.Write([]byte("cat\r\ndog\n\n"))
 	zw.Close()
-	if got := readZipLabels(b.Bytes(), "labels.txt"); got != nil {
-		t.Errorf("read %d labels from a 17 MiB labels file, want none", len(got))
+	if got, err := readZipLabels(b.Bytes(), "labels.txt"); got != nil || err == nil {
+		t.Errorf("read %d labels from a 17 MiB labels file, want none and an error", len(got))
 	}
-	if got := readZipLabels(b.Bytes(), "small.txt"); strings.Join(got, ",") != "cat,dog" {
-		t.Errorf("small.txt gave %q, want [cat dog]", got)
+	if got, err := readZipLabels(b.Bytes(), "small.txt"); err != nil || strings.Join(got, ",") != "cat,dog" {
+		t.Errorf("small.txt gave %q (%v), want [cat dog]", got, err)
 	}
-	if got := readZipLabels(b.Bytes(), "absent.txt"); got != nil {
-		t.Errorf("absent file gave %q", got)
+	if got, err := readZipLabels(b.Bytes(), "absent.txt"); got != nil || err == nil {
+		t.Errorf("absent file gave %q and no error", got)
 	}
 }
 
@@ -117,7 +117,7 @@ func FuzzMetadata(f *testing.F) {
 func FuzzZipLabels(f *testing.F) {
 	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), "labels.txt")
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
-		labels := readZipLabels(data, name)
+		labels, _ := readZipLabels(data, name)
 		total := 0
 		for _, l := range labels {
 			if strings.ContainsAny(l, "\n") || l != strings.TrimSpace(l) {

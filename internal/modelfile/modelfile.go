@@ -204,7 +204,13 @@ func Parse(data []byte) (info *Info, err error) {
 		return nil, fmt.Errorf("%w: subgraph 0 has %d inputs and %d outputs", ErrNotTFLite, len(info.Inputs), len(info.Outputs))
 	}
 	if info.LabelsFile != "" {
-		info.Labels = readZipLabels(data, info.LabelsFile)
+		// The metadata promises labels in the zip archive appended to the
+		// flatbuffer: a file cut short or damaged loses that archive, and
+		// a model that silently lost its labels would publish numbers.
+		if info.Labels, err = readZipLabels(data, info.LabelsFile); err != nil {
+			return nil, fmt.Errorf("%w: the metadata names the labels file %q, but %v (the file is truncated or damaged)",
+				ErrNotTFLite, info.LabelsFile, err)
+		}
 	}
 	return info, nil
 }
@@ -287,23 +293,26 @@ func readMetadata(raw []byte) (name, labels string) {
 
 // readZipLabels reads the named file from the zip archive TFLite metadata
 // appends to a model, one label per line.
-func readZipLabels(data []byte, file string) []string {
+func readZipLabels(data []byte, file string) ([]string, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("the appended zip archive cannot be read: %v", err)
 	}
 	for _, f := range zr.File {
-		if f.Name != file || f.UncompressedSize64 > 16<<20 {
+		if f.Name != file {
 			continue
+		}
+		if f.UncompressedSize64 > 16<<20 {
+			return nil, fmt.Errorf("%s holds %d bytes, more than 16 MiB", file, f.UncompressedSize64)
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil
+			return nil, fmt.Errorf("%s in the zip archive: %v", file, err)
 		}
 		body, err := io.ReadAll(io.LimitReader(rc, 16<<20))
 		rc.Close()
 		if err != nil {
-			return nil
+			return nil, fmt.Errorf("%s in the zip archive: %v", file, err)
 		}
 		lines := strings.Split(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
 		for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
@@ -312,9 +321,9 @@ func readZipLabels(data []byte, file string) []string {
 		for i := range lines {
 			lines[i] = strings.TrimSpace(lines[i])
 		}
-		return lines
+		return lines, nil
 	}
-	return nil
+	return nil, fmt.Errorf("the zip archive has no %s", file)
 }
 
 const (

@@ -8,7 +8,10 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 func defaultModel(t testing.TB) []byte {
@@ -114,4 +117,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTruncatedModelRefused: the default model cut short by a few bytes
+// (the issue's `head -c 5237000`) keeps a valid flatbuffer but loses the
+// zip archive that holds its labels; it is refused, naming the labels
+// file, instead of loading and publishing class numbers.
+func TestTruncatedModelRefused(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.Root(t), "models", "efficientnet_lite0_int8.tflite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(data); err != nil {
+		t.Fatalf("the whole model: %v", err)
+	}
+	for _, n := range []int{5237000, len(data) - 1, len(data) - 22, len(data) - 4096} {
+		if n >= len(data) {
+			continue
+		}
+		_, err := Parse(data[:n])
+		if err == nil || !strings.Contains(err.Error(), `labels file "labels.txt"`) {
+			t.Errorf("cut to %d of %d bytes: %v, want an error naming the labels file", n, len(data), err)
+		}
+	}
 }
