@@ -34,6 +34,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	source := fs.String("source", "", "quick mode: camera source (device index, /dev/videoN, rtsp://, http(s)://, video file, image folder)")
 	model := fs.String("model", "", "model file (default: the bundled EfficientNet-Lite0 ImageNet int8 model)")
 	labels := fs.String("labels", "", "labels file, one per line (default: from the model's metadata)")
+	output := fs.String("output", "", "the class-score output (name or index) of a model with several outputs")
 	broker := fs.String("broker", "", "MQTT broker URL, e.g. tcp://host:1883 (default: start the embedded broker)")
 	device := fs.String("device", "", "device id in MQTT topics (default: the host name)")
 	cam := fs.String("camera", "cam0", "camera name in MQTT topics")
@@ -75,7 +76,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg = config.Defaults()
 		cfg.Device, cfg.Broker.URL, cfg.HTTP.Addr = *device, *broker, *httpAddr
 		m := &cfg.Models[0]
-		m.Path, m.Labels, m.TopK, m.Threshold, m.Threads = *model, *labels, *topK, *threshold, *threads
+		m.Path, m.Labels, m.TopK, m.Threshold, m.Threads, m.Output = *model, *labels, *topK, *threshold, *threads, *output
 		c := config.NewCamera(*cam, *source)
 		c.FPS, c.Loop, c.Resize = *fps, *loop, *resize
 		cfg.Cameras = []config.Camera{c}
@@ -121,7 +122,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // quickFlags are the flags that describe a quick-mode run, and the
 // configuration key each stands for.
 var quickFlags = map[string]string{
-	"model": "models[].path", "labels": "models[].labels", "broker": "broker.url", "device": "device",
+	"model": "models[].path", "labels": "models[].labels", "output": "models[].output", "broker": "broker.url", "device": "device",
 	"camera": "cameras[].name", "fps": "cameras[].fps", "top-k": "models[].top_k", "threshold": "models[].threshold",
 	"threads": "models[].threads", "loop": "cameras[].loop", "resize": "cameras[].resize", "http": "http.addr",
 }

@@ -83,6 +83,9 @@ type Model struct {
 	Mean       []float64 `yaml:"mean"`
 	Std        []float64 `yaml:"std"`
 	Color      string    `yaml:"color" default:"rgb"`
+	// Output names the class-score output (its name or index) of a model
+	// with several outputs; a model with one needs none.
+	Output string `yaml:"output"`
 }
 
 // Camera configures one camera.

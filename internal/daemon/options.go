@@ -72,6 +72,6 @@ func modelSpec(mc config.Model) (pipeline.ModelSpec, error) {
 		Name: mc.Name, Path: path, LabelsPath: mc.Labels,
 		Options: infer.Options{Threads: mc.Threads, Accelerate: mc.Accelerate},
 		Post:    infer.PostConfig{TopK: mc.TopK, Threshold: float32(mc.Threshold), Softmax: mc.Softmax},
-		Norm:    norm, BGR: mc.Color == "bgr",
+		Norm:    norm, BGR: mc.Color == "bgr", Output: mc.Output,
 	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/infertest"
+	"github.com/edged-io/edged/internal/testenv"
 )
 
 // colourFolder writes one solid-colour JPEG per colour (named 00.jpg,
@@ -86,5 +88,34 @@ func TestPipelineWithFakeEngine(t *testing.T) {
 	}
 	if s := e.Stats(); s.Loads != 1 || s.Open != 0 || s.Invokes < len(want) {
 		t.Errorf("engine %+v: want one load, closed at the end, an invoke per photo (and the warm-up)", s)
+	}
+}
+
+// TestMultiOutputModelRefused: a model with several outputs (MediaPipe's
+// hand landmarks: four) is not taken for a classifier unless the
+// configuration names the score output, by name or index; an output it
+// lacks is an error listing those it has.
+func TestMultiOutputModelRefused(t *testing.T) {
+	path := testenv.ConformanceModel(t, "hand_landmark_lite.tflite")
+	reg := infer.NewRegistry(&infertest.Engine{})
+	_, err := LoadModel(reg, ModelSpec{Name: "hands", Path: path})
+	if err == nil || !strings.Contains(err.Error(), "4 outputs") || !strings.Contains(err.Error(), "models[].output") {
+		t.Fatalf("LoadModel without output: %v, want a refusal naming the 4 outputs and models[].output", err)
+	}
+	for _, tc := range []struct {
+		output string
+		want   int
+	}{{"Identity_3", 3}, {"1", 1}} {
+		m, err := LoadModel(reg, ModelSpec{Name: "hands", Path: path, Output: tc.output})
+		if err != nil {
+			t.Fatalf("output %q: %v", tc.output, err)
+		}
+		if m.Out != tc.want {
+			t.Errorf("output %q: index %d, want %d", tc.output, m.Out, tc.want)
+		}
+		m.Close()
+	}
+	if _, err := LoadModel(reg, ModelSpec{Name: "hands", Path: path, Output: "scores"}); err == nil || !strings.Contains(err.Error(), `"Identity_1"`) {
+		t.Errorf("unknown output: %v, want an error listing the outputs", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/edged-io/edged/internal/infer"
@@ -24,6 +25,7 @@ type ModelSpec struct {
 	Post       infer.PostConfig // Labels is filled in by LoadModel
 	Norm       preprocess.Norm
 	BGR        bool
+	Output     string // the class-score output's name or index; "" when the model has one output
 }
 
 // Model is a loaded model shared by the cameras that use it.
@@ -36,6 +38,7 @@ type Model struct {
 	Post   infer.PostConfig
 	Norm   preprocess.Norm
 	BGR    bool
+	Out    int // index of the class-score output
 
 	l *infer.Loaded // shared with every Model on the same bytes and options
 }
@@ -74,7 +77,11 @@ func newModel(l *infer.Loaded, spec ModelSpec) (*Model, error) {
 	if in := info.Inputs[0]; len(in.Shape) != 4 || in.Shape[3] != 3 {
 		return nil, fmt.Errorf("model %q: %s input %q has shape %v, want [1,H,W,3]", spec.Name, spec.Path, in.Name, in.Shape)
 	}
-	if n := elements(info.Outputs[0].Shape); len(labels) > 0 && len(labels) != n {
+	out, err := scoreOutput(info.Outputs, spec)
+	if err != nil {
+		return nil, err
+	}
+	if n := elements(info.Outputs[out].Shape); len(labels) > 0 && len(labels) != n {
 		src := spec.LabelsPath
 		if src == "" {
 			src = "the model's metadata"
@@ -85,16 +92,41 @@ func newModel(l *infer.Loaded, spec ModelSpec) (*Model, error) {
 	post.Labels = labels
 	return &Model{
 		Name: spec.Name, Path: spec.Path, Info: info, Labels: labels, Post: post,
-		Norm: spec.Norm, BGR: spec.BGR, l: l,
+		Norm: spec.Norm, BGR: spec.BGR, Out: out, l: l,
 		Ref: result.ModelRef{Name: spec.Name, SHA256: l.SHA256[:12]},
 	}, nil
+}
+
+// scoreOutput picks the output holding the class scores: the one named by
+// spec.Output (name or index), or the model's only output. A model with
+// several outputs (a detector, a landmark model) is not taken for a
+// classifier without being told which output to read.
+func scoreOutput(outs []modelfile.Tensor, spec ModelSpec) (int, error) {
+	names := make([]string, len(outs))
+	for i, t := range outs {
+		names[i] = fmt.Sprintf("%d %q %v", i, t.Name, t.Shape)
+	}
+	if spec.Output == "" {
+		if len(outs) != 1 {
+			return 0, fmt.Errorf("model %q: %s has %d outputs (%s), so it does not look like a classifier: set models[].output to the name or index of its class scores",
+				spec.Name, spec.Path, len(outs), strings.Join(names, ", "))
+		}
+		return 0, nil
+	}
+	for i, t := range outs {
+		if t.Name == spec.Output || strconv.Itoa(i) == spec.Output {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("model %q: output %q: %s has no output of that name or index (it has %s)",
+		spec.Name, spec.Output, spec.Path, strings.Join(names, ", "))
 }
 
 // Same reports whether m and o run the same model file content with the
 // same options, labels and pre- and post-processing: a reload that loads
 // o where m runs changes nothing.
 func (m *Model) Same(o *Model) bool {
-	return m.l == o.l && m.Name == o.Name && m.Path == o.Path && m.BGR == o.BGR && m.Norm == o.Norm &&
+	return m.l == o.l && m.Name == o.Name && m.Path == o.Path && m.BGR == o.BGR && m.Norm == o.Norm && m.Out == o.Out &&
 		slices.Equal(m.Labels, o.Labels) && reflect.DeepEqual(m.Post, o.Post)
 }
 

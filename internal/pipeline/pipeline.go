@@ -316,7 +316,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- *result.Result) error
 				Model:    w.model.Ref,
 				Labels:   r.Labels[:0],
 			}
-			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(0), r.Labels)
+			r.Labels, err = w.post.TopK(w.sess.OutputBuffer(w.model.Out), r.Labels)
 		}
 		t2 := time.Now()
 		w.inferCost = ema(w.inferCost, t2.Sub(t0)) // under mu: a reload resets it

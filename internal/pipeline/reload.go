@@ -36,7 +36,7 @@ func openStages(name string, m *Model) (*stages, error) {
 		sess.Close()
 		return nil, fmt.Errorf("camera %q: model %q input: %w", name, m.Name, err)
 	}
-	if st.post, err = infer.NewPostprocessor(sess.Outputs()[0], m.Post); err != nil {
+	if st.post, err = infer.NewPostprocessor(sess.Outputs()[m.Out], m.Post); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("camera %q: model %q output: %w", name, m.Name, err)
 	}

@@ -141,7 +141,7 @@ func TestPrepareRejects(t *testing.T) {
 	}
 	defer a.Close()
 	face := testenv.ConformanceModel(t, "face_detection_short_range.tflite")
-	other, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "face", Path: face})
+	other, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "face", Path: face, Output: "classificators"})
 	if err != nil {
 		t.Fatal(err)
 	}
