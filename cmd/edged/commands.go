@@ -179,6 +179,10 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Every check a run makes short of opening cameras and the broker.
+	if err := daemon.Check(cfg); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d models, %d cameras)\n", *path, len(cfg.Models), len(cfg.Cameras))
 	return nil
 }

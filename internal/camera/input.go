@@ -211,3 +211,26 @@ func decodeFlags(spec preprocess.Spec, path string) gocv.IMReadFlag {
 	}
 	return gocv.IMReadColor
 }
+
+// CheckSource checks what can be checked of a source without opening a
+// camera or a stream (edged check-config): it parses, a video file exists
+// as a regular file, and a folder can be read and holds images.
+func CheckSource(source string) error {
+	src, err := ParseSource(source)
+	if err != nil {
+		return err
+	}
+	switch src.Kind {
+	case File:
+		fi, err := os.Stat(src.Raw)
+		if err != nil {
+			return fmt.Errorf("video file: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("video file %s: not a regular file", src.Raw)
+		}
+	case Folder:
+		return (&folderInput{dir: src.Raw}).Open()
+	}
+	return nil
+}

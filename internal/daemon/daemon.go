@@ -249,13 +249,11 @@ func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 	}
 	bcfg := d.cfg.Broker
 	if bcfg.URL == "" {
-		eb, err := broker.Start(bcfg.EmbeddedAddr, d.log)
+		url, err := d.startEmbedded(bcfg.EmbeddedAddr)
 		if err != nil {
 			return nil, err
 		}
-		d.push(func() { eb.Close() })
-		bcfg.URL = eb.URL()
-		d.log.Info("no broker configured: started the embedded MQTT broker", "addr", bcfg.EmbeddedAddr)
+		bcfg.URL = url
 	}
 	pub, err := mqtt.New(bcfg, d.device, d.log)
 	if err != nil {
@@ -282,6 +280,27 @@ func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 	}
 	d.push(d.q.close)
 	return append(outs, d.q.ob), nil
+}
+
+// startEmbedded starts the embedded broker on addr and returns its URL.
+// When the port is taken by a broker already (Debian's mosquitto starts on
+// 1883 once installed), results go to that one instead, and the log says
+// so; when it is taken by something else, the error says what to change.
+func (d *Daemon) startEmbedded(addr string) (string, error) {
+	eb, err := broker.Start(addr, d.log)
+	switch {
+	case err == nil:
+		d.push(func() { eb.Close() })
+		d.log.Info("no broker configured: started the embedded MQTT broker", "addr", addr)
+		return eb.URL(), nil
+	case errors.Is(err, broker.ErrBusy) && broker.IsMQTT(addr, 2*time.Second):
+		d.log.Warn("no broker configured and an MQTT broker already listens on the embedded broker's address: publishing to it (set broker.url to say so, or broker.embedded_addr to run the embedded one elsewhere)",
+			"addr", addr)
+		return "tcp://" + addr, nil
+	case errors.Is(err, broker.ErrBusy):
+		return "", fmt.Errorf("%w; it is not an MQTT broker: free the port, or set broker.embedded_addr to another loopback address (or broker.url to a broker)", err)
+	}
+	return "", err
 }
 
 func (d *Daemon) startPipeline(ctx context.Context) error {

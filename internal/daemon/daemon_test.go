@@ -124,3 +124,53 @@ func writeJPEGs(t *testing.T, dir string, n int) {
 		}
 	}
 }
+
+// TestEmbeddedAddressTaken: with no broker configured and the embedded
+// broker's port taken by a running mosquitto (Debian starts one on 1883
+// when installed), results go to that mosquitto; taken by something that
+// is not MQTT, New fails saying what to change.
+func TestEmbeddedAddressTaken(t *testing.T) {
+	b := mqtttest.Start(t)
+	sub := mqtttest.Subscribe(t, b.Addr, "edged/#")
+	dir := t.TempDir()
+	writeJPEGs(t, dir, 3)
+	t.Setenv("EDGED_MODEL_DIR", filepath.Join("..", "..", "models"))
+	cfg, err := config.Parse([]byte(`
+http: {addr: ""}
+device: taken
+broker: {embedded_addr: "`+b.Addr+`"}
+queue: {enabled: false}
+cameras:
+  - {name: front, source: `+dir+`}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &infertest.Engine{}
+	if err := Run(context.Background(), Options{Config: cfg, Engine: e, Log: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatalf("Run with the embedded port held by mosquitto: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub.WaitFor(ctx, t, "edged/taken/front/result", 10*time.Second, func(m []mqtttest.Message) bool { return len(m) == 3 })
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	go func() { // accepts and says nothing: not MQTT
+		for {
+			c, err := busy.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	cfg.Broker.EmbeddedAddr = busy.Addr().String()
+	err = Run(context.Background(), Options{Config: cfg, Engine: e, Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) || !strings.Contains(err.Error(), "broker.embedded_addr") {
+		t.Errorf("Run with the port held by something else: %v, want an error naming the address and broker.embedded_addr", err)
+	}
+}

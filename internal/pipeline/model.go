@@ -60,41 +60,60 @@ func LoadModel(reg *infer.Registry, spec ModelSpec) (*Model, error) {
 }
 
 func newModel(l *infer.Loaded, spec ModelSpec) (*Model, error) {
-	info := l.Info
-	labels := info.Labels
+	labels, out, err := checkModel(l.Info, spec)
+	if err != nil {
+		return nil, err
+	}
+	post := spec.Post
+	post.Labels = labels
+	return &Model{
+		Name: spec.Name, Path: spec.Path, Info: l.Info, Labels: labels, Post: post,
+		Norm: spec.Norm, BGR: spec.BGR, Out: out, l: l,
+		Ref: result.ModelRef{Name: spec.Name, SHA256: l.SHA256[:12]},
+	}, nil
+}
+
+// CheckModel runs LoadModel's checks on spec without a runtime: the file
+// is read and checked, its labels read and matched against its score
+// output (edged check-config).
+func CheckModel(spec ModelSpec) error {
+	info, _, err := modelfile.ReadFile(spec.Path)
+	if err != nil {
+		return fmt.Errorf("model %q: %w", spec.Name, err)
+	}
+	_, _, err = checkModel(info, spec)
+	return err
+}
+
+// checkModel returns a checked model's labels and the index of its score
+// output.
+func checkModel(info *modelfile.Info, spec ModelSpec) (labels []string, out int, err error) {
+	labels = info.Labels
 	if spec.LabelsPath != "" {
-		var err error
 		if labels, err = ReadLabels(spec.LabelsPath); err != nil {
-			return nil, fmt.Errorf("model %q: %w", spec.Name, err)
+			return nil, 0, fmt.Errorf("model %q: %w", spec.Name, err)
 		}
 	}
 	if len(info.Inputs) != 1 {
-		return nil, fmt.Errorf("model %q: %s has %d inputs, want one image input", spec.Name, spec.Path, len(info.Inputs))
+		return nil, 0, fmt.Errorf("model %q: %s has %d inputs, want one image input", spec.Name, spec.Path, len(info.Inputs))
 	}
 	if len(info.Outputs) < 1 {
-		return nil, fmt.Errorf("model %q: %s has no outputs", spec.Name, spec.Path)
+		return nil, 0, fmt.Errorf("model %q: %s has no outputs", spec.Name, spec.Path)
 	}
 	if in := info.Inputs[0]; len(in.Shape) != 4 || in.Shape[3] != 3 {
-		return nil, fmt.Errorf("model %q: %s input %q has shape %v, want [1,H,W,3]", spec.Name, spec.Path, in.Name, in.Shape)
+		return nil, 0, fmt.Errorf("model %q: %s input %q has shape %v, want [1,H,W,3]", spec.Name, spec.Path, in.Name, in.Shape)
 	}
-	out, err := scoreOutput(info.Outputs, spec)
-	if err != nil {
-		return nil, err
+	if out, err = scoreOutput(info.Outputs, spec); err != nil {
+		return nil, 0, err
 	}
 	if n := elements(info.Outputs[out].Shape); len(labels) > 0 && len(labels) != n {
 		src := spec.LabelsPath
 		if src == "" {
 			src = "the model's metadata"
 		}
-		return nil, fmt.Errorf("model %q: %s has %d labels but the model scores %d classes", spec.Name, src, len(labels), n)
+		return nil, 0, fmt.Errorf("model %q: %s has %d labels but the model scores %d classes", spec.Name, src, len(labels), n)
 	}
-	post := spec.Post
-	post.Labels = labels
-	return &Model{
-		Name: spec.Name, Path: spec.Path, Info: info, Labels: labels, Post: post,
-		Norm: spec.Norm, BGR: spec.BGR, Out: out, l: l,
-		Ref: result.ModelRef{Name: spec.Name, SHA256: l.SHA256[:12]},
-	}, nil
+	return labels, out, nil
 }
 
 // scoreOutput picks the output holding the class scores: the one named by

@@ -4,9 +4,13 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"syscall"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -26,6 +30,40 @@ const (
 	MaxClients = 64
 )
 
+// ErrBusy is wrapped by Start's error when something already listens on
+// the address.
+var ErrBusy = errors.New("address in use")
+
+// IsMQTT reports whether an MQTT broker answers on addr within timeout: it
+// sends a minimal MQTT 3.1.1 CONNECT (clean session, keep-alive 0, a fresh
+// client id) and reads a CONNACK that accepts it, then disconnects. The
+// daemon asks it when the embedded broker's port is taken, to find out
+// whether a broker already serves there (Debian's mosquitto starts on 1883
+// when installed).
+func IsMQTT(addr string, timeout time.Duration) bool {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	id := fmt.Sprintf("edged-probe-%d", time.Now().UnixNano()%1e9)
+	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 0, 0, byte(len(id))}, id...)
+	pkt := append([]byte{0x10, byte(len(body))}, body...)
+	if _, err := conn.Write(pkt); err != nil {
+		return false
+	}
+	var ack [4]byte
+	if _, err := io.ReadFull(conn, ack[:]); err != nil {
+		return false
+	}
+	ok := ack[0] == 0x20 && ack[1] == 2 && ack[3] == 0 // CONNACK, accepted
+	if ok {
+		conn.Write([]byte{0xe0, 0}) // DISCONNECT
+	}
+	return ok
+}
+
 // Start starts a broker on addr, which must be a loopback address:
 // the embedded broker accepts every client and is not for the network.
 func Start(addr string, log *slog.Logger) (*Embedded, error) {
@@ -39,6 +77,9 @@ func Start(addr string, log *slog.Logger) (*Embedded, error) {
 	// Check the port first, so that a busy port is a clear error now.
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%w: embedded broker on %s: %w", ErrBusy, addr, err)
+		}
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
 	l.Close()

@@ -73,22 +73,12 @@ func New(cfg config.Broker, device string, log *slog.Logger) (*Publisher, error)
 
 // newPublisher is New with the client factory as a parameter.
 func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient func(*paho.ClientOptions) mqttClient) (*Publisher, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("publish: broker url is empty")
-	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("broker url %q: %w", cfg.URL, err)
-	}
-	password, err := readPassword(cfg)
+	c, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
-	secure := u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "wss"
-	if password != "" && !secure && !isLoopback(u.Hostname()) {
-		if !cfg.AllowPlaintextPassword {
-			return nil, fmt.Errorf("broker %s: refusing to send a password over plain TCP to a non-loopback host; use ssl:// (or set broker.allow_plaintext_password on a trusted network)", cfg.URL)
-		}
+	password := c.password
+	if c.plaintext {
 		log.Warn("sending the broker password over plain TCP (broker.allow_plaintext_password)", "broker", cfg.URL)
 	}
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
@@ -121,15 +111,56 @@ func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient 
 			p.log.Warn("connection to broker lost", "err", err)
 		}).
 		SetConnectionNotificationHandler(p.notified)
-	if secure {
-		tc, err := tlsConfig(cfg.TLS)
-		if err != nil {
-			return nil, err
-		}
-		opts.SetTLSConfig(tc)
+	if c.tls != nil {
+		opts.SetTLSConfig(c.tls)
 	}
 	p.client = newClient(opts)
 	return p, nil
+}
+
+// connection is what New reads and checks of the broker settings before it
+// builds a client: the password, the TLS configuration.
+type connection struct {
+	password  string
+	plaintext bool        // a password goes over plain TCP by broker.allow_plaintext_password
+	tls       *tls.Config // nil without TLS
+}
+
+// prepare reads the password and the TLS files and applies the rules on
+// them; New and Check share it.
+func prepare(cfg config.Broker) (connection, error) {
+	if cfg.URL == "" {
+		return connection{}, errors.New("publish: broker url is empty")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return connection{}, fmt.Errorf("broker url %q: %w", cfg.URL, err)
+	}
+	var c connection
+	if c.password, err = readPassword(cfg); err != nil {
+		return connection{}, err
+	}
+	secure := u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" || u.Scheme == "wss"
+	if c.password != "" && !secure && !isLoopback(u.Hostname()) {
+		if !cfg.AllowPlaintextPassword {
+			return connection{}, fmt.Errorf("broker %s: refusing to send a password over plain TCP to a non-loopback host; use ssl:// (or set broker.allow_plaintext_password on a trusted network)", cfg.URL)
+		}
+		c.plaintext = true
+	}
+	if secure {
+		if c.tls, err = tlsConfig(cfg.TLS); err != nil {
+			return connection{}, err
+		}
+	}
+	return c, nil
+}
+
+// Check runs New's checks of cfg without connecting: the password file or
+// credential can be read, the TLS files load, and no password would go
+// over plain TCP unless allowed (edged check-config).
+func Check(cfg config.Broker) error {
+	_, err := prepare(cfg)
+	return err
 }
 
 // notified records the outcome of each connection attempt. paho calls it
