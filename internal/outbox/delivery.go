@@ -36,18 +36,20 @@ func (o *Outbox) Run(ctx context.Context, s Sender) error {
 		payload := it.payload
 		if payload == nil {
 			var found bool
-			err := o.db.View(func(tx *bolt.Tx) error {
-				v := tx.Bucket(bucketName).Get(keyBytes(it.key))
-				if v == nil {
+			err := safe(func() error {
+				return o.db.View(func(tx *bolt.Tx) error {
+					v := tx.Bucket(bucketName).Get(keyBytes(it.key))
+					if v == nil {
+						return nil
+					}
+					_, p, err := decode(keyBytes(it.key), v)
+					if err != nil {
+						return err
+					}
+					buf = append(buf[:0], p...)
+					found = true
 					return nil
-				}
-				_, p, err := decode(keyBytes(it.key), v)
-				if err != nil {
-					return err
-				}
-				buf = append(buf[:0], p...)
-				found = true
-				return nil
+				})
 			})
 			if err != nil || !found {
 				o.mu.Lock()

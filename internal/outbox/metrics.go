@@ -8,12 +8,13 @@ import (
 
 // Metrics are the queue's Prometheus metrics.
 type Metrics struct {
-	q           atomic.Pointer[Outbox]
-	dropped     *prometheus.CounterVec
-	writeErrors prometheus.Counter
-	delivered   prometheus.Counter
-	latency     prometheus.Histogram
-	commit      prometheus.Histogram
+	q            atomic.Pointer[Outbox]
+	dropped      *prometheus.CounterVec
+	corruptFiles prometheus.Counter
+	writeErrors  prometheus.Counter
+	delivered    prometheus.Counter
+	latency      prometheus.Histogram
+	commit       prometheus.Histogram
 }
 
 // NewMetrics creates the queue's metrics and registers them on reg (nil:
@@ -23,6 +24,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "edged", Name: "queue_dropped_total",
 			Help: "Results dropped from the outbound queue, by reason (full, age, disk, corrupt, too_big)."}, []string{"reason"}),
+		corruptFiles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "edged", Name: "queue_corrupt_files_total",
+			Help: "Queue files found damaged at start, moved aside (queue.db.corrupt-<time>) for a fresh one."}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "edged", Name: "queue_write_errors_total",
 			Help: "Queue commits the disk refused (full, read-only, failing)."}),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "edged", Name: "queue_delivered_total",
@@ -46,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 				return 0
 			}
 		}
-		reg.MustRegister(m.dropped, m.writeErrors, m.delivered, m.latency, m.commit,
+		reg.MustRegister(m.dropped, m.corruptFiles, m.writeErrors, m.delivered, m.latency, m.commit,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "edged", Name: "queue_depth",
 				Help: "Results waiting for delivery (on disk and in the memory lane)."},
 				stat(func(s Stats) float64 { return float64(s.Depth) })),

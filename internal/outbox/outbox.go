@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -157,26 +158,26 @@ func Open(opts Options) (*Outbox, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("queue.path %s: %w", opts.Path, err)
 	}
-	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
-		Timeout: 2 * time.Second,
-		// The freelist is rebuilt at open instead of written at every
-		// commit: fewer pages per commit.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("queue.path %s: locked by another process (another edged with the same queue?)", opts.Path)
-		}
-		return nil, fmt.Errorf("queue.path %s: %w", opts.Path, err)
-	}
-	o := &Outbox{opts: opts, db: db, log: opts.Log.With("queue", opts.Path), met: opts.Metrics,
+	o := &Outbox{opts: opts, log: opts.Log.With("queue", opts.Path), met: opts.Metrics,
 		reqs: make(chan *request, 256), acked: make(chan uint64, 1024), wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	o.drops = dropLog{log: o.log, every: opts.LogEvery, counts: map[string]int{}}
-	if err := o.load(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("queue.path %s: %w", opts.Path, err)
+	err := o.openFile()
+	if errors.Is(err, errDamaged) {
+		// A queue that cannot be read must not stop edged at every start
+		// (a restart loop under systemd): the file is kept aside for a
+		// look, and edged starts with an empty queue.
+		aside := fmt.Sprintf("%s.corrupt-%s", opts.Path, time.Now().UTC().Format("20060102T150405.000Z"))
+		if rerr := os.Rename(opts.Path, aside); rerr != nil {
+			return nil, fmt.Errorf("queue.path %s: %w, and it cannot be moved aside: %v", opts.Path, err, rerr)
+		}
+		o.met.corruptFiles.Inc()
+		o.log.Error("queue file damaged: moved aside, starting with an empty queue", "moved_to", aside, "err", err)
+		o.items, o.bytes, o.next = nil, 0, 0
+		err = o.openFile()
+	}
+	if err != nil {
+		return nil, err
 	}
 	o.met.bind(o)
 	if n := len(o.items); n > 0 {
@@ -262,4 +263,107 @@ func (o *Outbox) Close() error {
 		return fmt.Errorf("queue.path %s: close: %w", o.opts.Path, err)
 	}
 	return nil
+}
+
+// errDamaged marks a queue file bbolt cannot read or that fails its
+// consistency check.
+var errDamaged = errors.New("queue file damaged")
+
+// openFile opens the queue file, checks its pages and loads the index. A
+// file bbolt refuses as invalid, or panics on, or whose pages fail
+// bbolt's consistency check, is errDamaged.
+func (o *Outbox) openFile() (err error) {
+	path := o.opts.Path
+	if err := precheck(path); err != nil {
+		return err
+	}
+	var db *bolt.DB
+	// bolt.Open may panic on a damaged file (rebuilding the freelist);
+	// safe turns that into an error.
+	if perr := safe(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout: 2 * time.Second,
+			// The freelist is rebuilt at open instead of written at every
+			// commit: fewer pages per commit.
+			NoFreelistSync: true,
+			FreelistType:   bolt.FreelistMapType,
+		})
+		return err
+	}); perr != nil {
+		switch {
+		case errors.Is(perr, bolterrors.ErrTimeout):
+			return fmt.Errorf("queue.path %s: locked by another process (another edged with the same queue?)", path)
+		case errors.Is(perr, bolterrors.ErrInvalid), errors.Is(perr, bolterrors.ErrChecksum),
+			errors.Is(perr, bolterrors.ErrVersionMismatch), errors.Is(perr, errPanic):
+			return fmt.Errorf("queue.path %s: %w: %v", path, errDamaged, perr)
+		}
+		return fmt.Errorf("queue.path %s: %w", path, perr)
+	}
+	o.db = db
+	if err := safe(o.load); err != nil {
+		db.Close()
+		o.db = nil
+		if errors.Is(err, errPanic) {
+			return fmt.Errorf("queue.path %s: %w: %v", path, errDamaged, err)
+		}
+		return fmt.Errorf("queue.path %s: %w", path, err)
+	}
+	return nil
+}
+
+// precheck reads an existing queue file read-only before it is opened for
+// writing: opening for writing rebuilds bbolt's freelist by walking every
+// page, and a damaged page there panics in a goroutine of bbolt's own,
+// which no recover reaches. Here the walk runs in this goroutine, with
+// faults on the mapped file turned into panics (a file cut short faults
+// where its pages should be) and panics into errors: a file whose meta
+// pages are bad, that is shorter than its meta says, or whose pages do not
+// read is errDamaged.
+func precheck(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		return nil // absent or new: nothing to check
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var db *bolt.DB
+	err = safe(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+		return err
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return fmt.Errorf("queue.path %s: locked by another process (another edged with the same queue?)", path)
+	}
+	if err != nil {
+		return fmt.Errorf("queue.path %s: %w: %v", path, errDamaged, err)
+	}
+	defer db.Close()
+	err = safe(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if tx.Size() > fi.Size() {
+				return fmt.Errorf("the file has %d bytes, its meta page says %d", fi.Size(), tx.Size())
+			}
+			return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+				return b.ForEach(func(_, _ []byte) error { return nil })
+			})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("queue.path %s: %w: %v", path, errDamaged, err)
+	}
+	return nil
+}
+
+// errPanic marks a panic inside bbolt turned into an error by safe.
+var errPanic = errors.New("panic in the queue's store")
+
+// safe runs f, turning a panic (bbolt panics on some damaged pages) into
+// an error wrapping errPanic, so a damaged file fails an operation rather
+// than the daemon.
+func safe(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPanic, r)
+		}
+	}()
+	return f()
 }

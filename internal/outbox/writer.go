@@ -135,27 +135,29 @@ func (o *Outbox) commit(batch []*request, dels []uint64, expire bool) []uint64 {
 		return nil
 	}
 	t0 := time.Now()
-	err := o.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketName)
-		for _, k := range dels {
-			if err := b.Delete(keyBytes(k)); err != nil {
-				return err
+	err := safe(func() error {
+		return o.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketName)
+			for _, k := range dels {
+				if err := b.Delete(keyBytes(k)); err != nil {
+					return err
+				}
 			}
-		}
-		for k := range victims {
-			if err := b.Delete(keyBytes(k)); err != nil {
-				return err
+			for k := range victims {
+				if err := b.Delete(keyBytes(k)); err != nil {
+					return err
+				}
 			}
-		}
-		for _, r := range accept {
-			if err := b.Put(keyBytes(r.it.key), r.data); err != nil {
-				return err
+			for _, r := range accept {
+				if err := b.Put(keyBytes(r.it.key), r.data); err != nil {
+					return err
+				}
 			}
-		}
-		if len(accept) > 0 {
-			return b.SetSequence(o.next)
-		}
-		return nil
+			if len(accept) > 0 {
+				return b.SetSequence(o.next)
+			}
+			return nil
+		})
 	})
 	o.met.commit.Observe(time.Since(t0).Seconds())
 
