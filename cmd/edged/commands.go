@@ -50,6 +50,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	litertLib := fs.String("litert-lib", "", "path of libLiteRt.so (default: search the usual places)")
 	engine := fs.String("engine", "", "inference engine: auto, tflite or litert (overrides the config; default auto)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
+	queue := fs.String("queue", "", "quick mode: the outbound queue's file, or off (default: a file per broker and device in the state folder)")
 	httpAddr := fs.String("http", "", "quick mode: serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (default: off)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,6 +78,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Device, cfg.Broker.URL, cfg.HTTP.Addr = *device, *broker, *httpAddr
 		m := &cfg.Models[0]
 		m.Path, m.Labels, m.TopK, m.Threshold, m.Threads, m.Output = *model, *labels, *topK, *threshold, *threads, *output
+		switch *queue {
+		case "":
+		case "off":
+			cfg.Queue.Enabled = false
+		default:
+			cfg.Queue.Path = *queue
+		}
 		c := config.NewCamera(*cam, *source)
 		c.FPS, c.Loop, c.Resize = *fps, *loop, *resize
 		cfg.Cameras = []config.Camera{c}
@@ -125,6 +133,7 @@ var quickFlags = map[string]string{
 	"model": "models[].path", "labels": "models[].labels", "output": "models[].output", "broker": "broker.url", "device": "device",
 	"camera": "cameras[].name", "fps": "cameras[].fps", "top-k": "models[].top_k", "threshold": "models[].threshold",
 	"threads": "models[].threads", "loop": "cameras[].loop", "resize": "cameras[].resize", "http": "http.addr",
+	"queue": "queue.path or queue.enabled",
 }
 
 // quickOnly refuses quick-mode flags beside --config: the file decides

@@ -126,9 +126,11 @@ type Publish struct {
 // the broker (docs/delivery.md).
 type Queue struct {
 	Enabled bool `yaml:"enabled" default:"true"`
-	// Path is the queue file. Empty: queue.db in $STATE_DIRECTORY (systemd's
-	// StateDirectory=), else /var/lib/edged as root, else
-	// $XDG_STATE_HOME/edged (~/.local/state/edged).
+	// Path is the queue file. Empty: queue-<hash>.db, one file per broker
+	// and device, in $STATE_DIRECTORY (systemd's StateDirectory=), else
+	// /var/lib/edged as root, else $XDG_STATE_HOME/edged
+	// (~/.local/state/edged). A file holds results for one broker and
+	// device: opened for others it is refused.
 	Path     string        `yaml:"path"`
 	MaxBytes int           `yaml:"max_bytes" default:"67108864"` // 64 MiB of queued records
 	MaxAge   time.Duration `yaml:"max_age" default:"72h"`        // 0s: no age bound (max_bytes still holds)

@@ -275,7 +275,9 @@ func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 	if !d.cfg.Queue.Enabled {
 		return append(outs, pub), nil
 	}
-	if d.q, err = startQueue(ctx, d.cfg.Queue, pub, d.met, d.log); err != nil {
+	// The queue belongs to one broker and device.
+	target := bcfg.URL + " " + d.device
+	if d.q, err = startQueue(ctx, d.cfg.Queue, target, pub, d.met, d.log); err != nil {
 		return nil, err
 	}
 	d.push(d.q.close)

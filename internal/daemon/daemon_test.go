@@ -174,3 +174,20 @@ cameras:
 		t.Errorf("Run with the port held by something else: %v, want an error naming the address and broker.embedded_addr", err)
 	}
 }
+
+// TestQueuePathPerTarget: without queue.path, each broker and device gets
+// its own queue file; a configured path is kept.
+func TestQueuePathPerTarget(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "/var/lib/edged")
+	a, b := QueuePath("", "tcp://a:1883 dev"), QueuePath("", "tcp://b:1883 dev")
+	c := QueuePath("", "tcp://a:1883 other")
+	if a == b || a == c || b == c {
+		t.Errorf("default paths %s, %s, %s: want one per broker and device", a, b, c)
+	}
+	if QueuePath("", "tcp://a:1883 dev") != a || filepath.Dir(a) != "/var/lib/edged" {
+		t.Errorf("default path %s: want a stable file in $STATE_DIRECTORY", a)
+	}
+	if p := QueuePath("/data/q.db", "tcp://a:1883 dev"); p != "/data/q.db" {
+		t.Errorf("configured path became %s", p)
+	}
+}

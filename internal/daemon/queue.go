@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,29 +16,34 @@ import (
 	"github.com/edged-io/edged/internal/publish/mqtt"
 )
 
-// QueuePath is where the outbound queue lives: queue.path when set, else
-// queue.db in systemd's $STATE_DIRECTORY, else /var/lib/edged as root, else
-// $XDG_STATE_HOME/edged (~/.local/state/edged).
-func QueuePath(configured string) string {
+// QueuePath is where the outbound queue lives: queue.path when set, else a
+// file named for target (the broker and device its results are for) in
+// systemd's $STATE_DIRECTORY, else /var/lib/edged as root, else
+// $XDG_STATE_HOME/edged (~/.local/state/edged). Runs that publish
+// elsewhere so never share a queue: results queued for one broker and
+// device are never delivered to another.
+func QueuePath(configured, target string) string {
 	if configured != "" {
 		return configured
 	}
+	sum := sha256.Sum256([]byte(target))
+	name := "queue-" + hex.EncodeToString(sum[:6]) + ".db"
 	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
 		// systemd lists one folder per StateDirectory= entry, colon-separated.
 		d, _, _ = strings.Cut(d, ":")
-		return filepath.Join(d, "queue.db")
+		return filepath.Join(d, name)
 	}
 	if os.Geteuid() == 0 {
-		return "/var/lib/edged/queue.db"
+		return filepath.Join("/var/lib/edged", name)
 	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "edged", "queue.db")
+		return filepath.Join(d, "edged", name)
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		home = "."
 	}
-	return filepath.Join(home, ".local", "state", "edged", "queue.db")
+	return filepath.Join(home, ".local", "state", "edged", name)
 }
 
 // queue is the outbound queue in front of the publisher, with its
@@ -50,9 +57,10 @@ type queue struct {
 }
 
 // startQueue opens the queue file and starts delivering through pub.
-func startQueue(ctx context.Context, c config.Queue, pub *mqtt.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
-	path := QueuePath(c.Path)
+func startQueue(ctx context.Context, c config.Queue, target string, pub *mqtt.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
+	path := QueuePath(c.Path, target)
 	o := queueOptions(c, path)
+	o.Target = target
 	o.Log, o.Metrics = log, outbox.NewMetrics(met.Registry())
 	ob, err := outbox.Open(o)
 	if err != nil {

@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,4 +143,25 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoded record decodes to %+v %q (%v), want %+v %q", again, p2, err, got, payload)
 		}
 	})
+}
+
+// TestQueueBelongsToItsTarget: a queue file records the broker and device
+// its results are for; opened for another, it is refused naming both, so
+// results queued for one broker are never published on another.
+func TestQueueBelongsToItsTarget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	a := open(t, path, func(o *Options) { o.Target = "tcp://a:1883 olddev" })
+	if err := a.Publish(context.Background(), "secretcam", mkResult(1, "x")); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	_, err := Open(Options{Path: path, MaxBytes: 1 << 20, Target: "tcp://b:1883 newdev", Log: testLog(t)})
+	if !errors.Is(err, ErrOtherTarget) || !strings.Contains(err.Error(), "tcp://a:1883 olddev") || !strings.Contains(err.Error(), "tcp://b:1883 newdev") {
+		t.Fatalf("opened for another target: %v, want ErrOtherTarget naming both", err)
+	}
+	again := open(t, path, func(o *Options) { o.Target = "tcp://a:1883 olddev" })
+	defer again.Close()
+	if s := again.Stats(); s.Depth != 1 {
+		t.Errorf("the queue's own target finds %+v, want its one result", s)
+	}
 }

@@ -1,6 +1,11 @@
 package outbox
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // The in-memory index of what the queue file holds: loaded at open, kept in
 // key order, searched and trimmed by the writer and the delivery loop.
@@ -8,6 +13,9 @@ import bolt "go.etcd.io/bbolt"
 // load reads the index of what the file holds, deleting unreadable records.
 func (o *Outbox) load() error {
 	return o.db.Update(func(tx *bolt.Tx) error {
+		if err := o.checkTarget(tx); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
 			return err
@@ -67,4 +75,34 @@ func (o *Outbox) removeAt(i int) {
 		o.bytes -= it.size
 	}
 	o.items = append(o.items[:i], o.items[i+1:]...)
+}
+
+var (
+	metaBucket = []byte("meta")
+	targetKey  = []byte("target")
+)
+
+// ErrOtherTarget is wrapped by Open's error for a queue file that holds
+// results for another broker or device than Options.Target.
+var ErrOtherTarget = errors.New("the queue belongs to another broker or device")
+
+// checkTarget records the queue's target in a new file and refuses a file
+// recorded for another one. A file from before targets were recorded takes
+// the current one.
+func (o *Outbox) checkTarget(tx *bolt.Tx) error {
+	if o.opts.Target == "" {
+		return nil
+	}
+	m, err := tx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return err
+	}
+	if have := m.Get(targetKey); have != nil {
+		if string(have) != o.opts.Target {
+			return fmt.Errorf("%w: it holds results for %q and this run publishes to %q; point queue.path (--queue) at another file, or let a run with that broker and device deliver them",
+				ErrOtherTarget, have, o.opts.Target)
+		}
+		return nil
+	}
+	return m.Put(targetKey, []byte(o.opts.Target))
 }

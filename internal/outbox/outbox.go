@@ -65,8 +65,12 @@ type Options struct {
 	// MemoryBytes bounds the memory lane used while the disk refuses
 	// commits. Zero means min(MaxBytes, 8 MiB).
 	MemoryBytes int64
-	Log         *slog.Logger
-	Metrics     *Metrics // nil: metrics nobody reads
+	// Target names where the queued results go (the broker and device).
+	// A new file records it; a file recorded for another target is
+	// refused, so results are never delivered somewhere else.
+	Target  string
+	Log     *slog.Logger
+	Metrics *Metrics // nil: metrics nobody reads
 	// LogEvery is the least time between two log lines about drops or
 	// write errors. Zero means 10 seconds.
 	LogEvery time.Duration
