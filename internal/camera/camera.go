@@ -54,6 +54,11 @@ type Config struct {
 	Loop    bool    // files and folders start over at the end
 	Spec    preprocess.Spec
 	Backoff Backoff
+	// MaxPixels bounds an image's or frame's width×height: a folder's
+	// image above it is skipped, read from its header, without decoding;
+	// a larger frame from a stream or file is dropped. Both are counted as
+	// decode errors. Zero means DefaultMaxPixels.
+	MaxPixels int
 }
 
 // Frame is one captured, resized frame.
@@ -97,7 +102,8 @@ type Camera struct {
 	resized    gocv.Mat
 	boxed      gocv.Mat
 	plannedFor image.Point
-	planErr    error // the plan for plannedFor failed (ROI outside the frame)
+	tooLarge   image.Point // the last frame size found above MaxPixels (logged once)
+	planErr    error       // the plan for plannedFor failed (ROI outside the frame)
 	crop, dst  preprocess.Rect
 	timer      *time.Timer   // backoff and frame-rate pacing, reused
 	readCost   time.Duration // moving average of one read and resize (pull mode)
@@ -129,6 +135,9 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		cfg.Backoff.Max = 30 * time.Second
 	}
 	cfg.Backoff.Max = max(cfg.Backoff.Max, cfg.Backoff.Initial)
+	if cfg.MaxPixels <= 0 {
+		cfg.MaxPixels = DefaultMaxPixels
+	}
 	if cfg.Backoff.Healthy <= 0 {
 		cfg.Backoff.Healthy = 10 * time.Second
 	}
@@ -138,7 +147,7 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	c := &Camera{cfg: cfg, src: src, log: log.With("source", cfg.Source, "kind", src.Kind.String()),
 		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}), taken: make(chan struct{}, 1),
 		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
-	c.in = newInput(src, cfg.Spec, c.log)
+	c.in = newInput(src, cfg.Spec, cfg.MaxPixels, c.log)
 	c.folder, _ = c.in.(*folderInput)
 	n := cfg.Spec.Width * cfg.Spec.Height * 3
 	for i := 0; i < cap(c.pool); i++ {
@@ -342,6 +351,14 @@ func (c *Camera) read() (string, error) {
 		if !errors.Is(err, errSkip) {
 			c.log.Warn("corrupt frames skipped", "count", corrupt)
 		}
+	}
+	if err == nil && int64(c.raw.Cols())*int64(c.raw.Rows()) > int64(c.cfg.MaxPixels) {
+		c.decodeErrs.Add(1)
+		if size := image.Pt(c.raw.Cols(), c.raw.Rows()); size != c.tooLarge {
+			c.tooLarge = size // logged once per size
+			c.log.Warn("frames skipped: larger than the pixel budget", "width", size.X, "height", size.Y, "max_pixels", c.cfg.MaxPixels)
+		}
+		return file, errSkip
 	}
 	return file, err
 }

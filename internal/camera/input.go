@@ -33,10 +33,10 @@ type input interface {
 }
 
 // newInput returns the input for src.
-func newInput(src Source, spec preprocess.Spec, log *slog.Logger) input {
+func newInput(src Source, spec preprocess.Spec, maxPixels int, log *slog.Logger) input {
 	switch src.Kind {
 	case Folder:
-		return &folderInput{dir: src.Raw, spec: spec, log: log}
+		return &folderInput{dir: src.Raw, spec: spec, maxPixels: maxPixels, log: log}
 	case Device:
 		// A device fails its first bad read: it is gone.
 		return &videoInput{src: src, api: gocv.VideoCaptureV4L2, failed: errReadFailed}
@@ -121,11 +121,12 @@ func (v *videoInput) Close() {
 
 // folderInput is a folder of images, read in name order.
 type folderInput struct {
-	dir   string
-	spec  preprocess.Spec
-	log   *slog.Logger
-	files []string
-	next  int // index of the next file to read
+	dir       string
+	spec      preprocess.Spec
+	maxPixels int // an image above it is skipped before decoding
+	log       *slog.Logger
+	files     []string
+	next      int // index of the next file to read
 }
 
 func (f *folderInput) Open() error {
@@ -159,6 +160,10 @@ func (f *folderInput) Read(raw *gocv.Mat) (string, int, error) {
 	name := f.files[f.next]
 	f.next++
 	path := filepath.Join(f.dir, name)
+	if w, h, ok := imageSize(path); ok && int64(w)*int64(h) > int64(f.maxPixels) {
+		f.log.Warn("image skipped: larger than the pixel budget", "file", path, "width", w, "height", h, "max_pixels", f.maxPixels)
+		return name, 1, errSkip
+	}
 	img := gocv.IMRead(path, decodeFlags(f.spec, path))
 	if img.Empty() {
 		img.Close()

@@ -90,13 +90,17 @@ type Model struct {
 
 // Camera configures one camera.
 type Camera struct {
-	Name      string    `yaml:"name"`
-	Source    string    `yaml:"source"`
-	Model     string    `yaml:"model"` // default: the first model
-	FPS       float64   `yaml:"fps"`
-	Loop      bool      `yaml:"loop"`
-	ROI       ROI       `yaml:"roi"`
-	Resize    string    `yaml:"resize" default:"stretch"`
+	Name   string  `yaml:"name"`
+	Source string  `yaml:"source"`
+	Model  string  `yaml:"model"` // default: the first model
+	FPS    float64 `yaml:"fps"`
+	Loop   bool    `yaml:"loop"`
+	ROI    ROI     `yaml:"roi"`
+	Resize string  `yaml:"resize" default:"stretch"`
+	// MaxPixels is the pixel budget of an image or frame (width×height):
+	// larger ones are skipped and counted; a folder's images are measured
+	// from their headers, before decoding.
+	MaxPixels int       `yaml:"max_pixels" default:"100000000"`
 	Reconnect Reconnect `yaml:"reconnect"`
 	Publish   Publish   `yaml:"publish"`
 }

@@ -287,6 +287,9 @@ func (c *Config) checkCameras(ck checker) error {
 		if cam.ROI.X < 0 || cam.ROI.Y < 0 || cam.ROI.W < 0 || cam.ROI.H < 0 || (cam.ROI.W == 0) != (cam.ROI.H == 0) {
 			return ck.bad(p+".roi", "%+v: values must be non-negative, and w and h given together", cam.ROI)
 		}
+		if cam.MaxPixels < 1 {
+			return ck.bad(p+".max_pixels", "%d is less than 1", cam.MaxPixels)
+		}
 		if err := ck.oneOf(p+".resize", cam.Resize, preprocess.Modes...); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func engineOptions(cfg *config.Config, opts Options, log *slog.Logger) engines.O
 func cameraSpec(cc config.Camera, m *pipeline.Model, gate pipeline.Gate) pipeline.CameraSpec {
 	return pipeline.CameraSpec{
 		Camera: camera.Config{
-			Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop,
+			Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop, MaxPixels: cc.MaxPixels,
 			Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
 			Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
 		},
