@@ -8,6 +8,8 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,5 +122,33 @@ func TestVideoFramesAboveBudgetSkipped(t *testing.T) {
 	}
 	if s := c.State(); s.DecodeErrors != 4 {
 		t.Errorf("decode errors %d, want the 4 frames", s.DecodeErrors)
+	}
+}
+
+// TestFolderReadsRegularFilesOnly: a FIFO named like a photo (whose read
+// would block for ever) and hidden files are not read; the photos are.
+func TestFolderReadsRegularFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "a.jpg"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	m := gocv.NewMatWithSize(60, 80, gocv.MatTypeCV8UC3)
+	gocv.IMWrite(filepath.Join(dir, "b.jpg"), m)
+	gocv.IMWrite(filepath.Join(dir, "._b.jpg"), m)
+	m.Close()
+	c, err := New(Config{Name: "c", Source: dir, Spec: spec()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, c, 10, 0)
+	if len(got) != 1 || got[0].File != "b.jpg" {
+		t.Fatalf("frames %v, want only b.jpg", got)
+	}
+	// A video file that is a FIFO is refused at open, not read.
+	fifo := filepath.Join(dir, "v.mp4")
+	syscall.Mkfifo(fifo, 0o644)
+	err = newInput(Source{Kind: File, Raw: fifo}, spec(), DefaultMaxPixels, nil).Open()
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("FIFO video file: %v, want a refusal", err)
 	}
 }

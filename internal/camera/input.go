@@ -76,6 +76,12 @@ type videoInput struct {
 }
 
 func (v *videoInput) Open() error {
+	if v.src.Kind == File && !regular(v.src.Raw, nil) {
+		if _, err := os.Stat(v.src.Raw); err != nil {
+			return fmt.Errorf("open video file: %w", err)
+		}
+		return fmt.Errorf("open video file %s: not a regular file (a FIFO or device would block the read for ever)", v.src.Raw)
+	}
 	var vc *gocv.VideoCapture
 	var err error
 	if v.src.Kind == Device && v.src.Index >= 0 {
@@ -136,9 +142,12 @@ func (f *folderInput) Open() error {
 	}
 	f.files = f.files[:0]
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // hidden files: editors' and macOS's ._ companions are no photos
+		}
 		switch strings.ToLower(filepath.Ext(e.Name())) {
 		case ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff":
-			if !e.IsDir() {
+			if regular(filepath.Join(f.dir, e.Name()), e) {
 				f.files = append(f.files, e.Name())
 			}
 		}
@@ -160,6 +169,12 @@ func (f *folderInput) Read(raw *gocv.Mat) (string, int, error) {
 	name := f.files[f.next]
 	f.next++
 	path := filepath.Join(f.dir, name)
+	if !regular(path, nil) {
+		// Replaced since the listing by a FIFO or device, whose read
+		// would block for ever.
+		f.log.Warn("image skipped: not a regular file", "file", path)
+		return name, 1, errSkip
+	}
 	if w, h, ok := imageSize(path); ok && int64(w)*int64(h) > int64(f.maxPixels) {
 		f.log.Warn("image skipped: larger than the pixel budget", "file", path, "width", w, "height", h, "max_pixels", f.maxPixels)
 		return name, 1, errSkip
@@ -176,6 +191,17 @@ func (f *folderInput) Read(raw *gocv.Mat) (string, int, error) {
 }
 
 func (f *folderInput) Close() {}
+
+// regular reports whether path is a regular file (following a symbolic
+// link): a FIFO, socket or device would block or never end a read. e, when
+// given, saves the stat of a directory entry that is plainly regular.
+func regular(path string, e os.DirEntry) bool {
+	if e != nil && e.Type().IsRegular() {
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
 
 // nextSize is the size of the file the next Read decodes and its index, or
 // 0 when unknown.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,10 @@ type Options struct {
 	// docs/operations.md. LoadConfig nil re-reads only the models.
 	Reload     <-chan os.Signal
 	LoadConfig func() (*config.Config, error)
+	// ShutdownTimeout bounds how long Run waits, once ctx ends, for the
+	// cameras and inference to stop; past it Run returns ErrStuck naming
+	// the stuck stages. Zero means 15 seconds.
+	ShutdownTimeout time.Duration
 }
 
 // DefaultModelPath finds the bundled default model: $EDGED_MODEL_DIR, the
@@ -132,8 +137,13 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		return err
 	}
-	defer d.Close()
-	return d.Run(ctx)
+	err = d.Run(ctx)
+	if !errors.Is(err, ErrStuck) {
+		// (With a stage stuck, closing would free what it still uses:
+		// that is left to the process's exit.)
+		d.Close()
+	}
+	return err
 }
 
 // push adds a release step for Close.
@@ -340,6 +350,7 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 func (d *Daemon) snapshot() statusapi.Snapshot {
 	s := statusapi.Snapshot{Version: d.opts.Version, Device: d.device, Boot: d.boot, Started: d.started,
 		Cameras: d.p.States(), Models: d.rl.modelInfo(), Reload: d.rl.lastReload(),
+		Stalls: d.p.Stalls(time.Now(), statusapi.StallAfter),
 		Engine: statusapi.Engine{Name: d.engine.Name(), Library: d.engine.LibraryPath()}}
 	if d.pub != nil {
 		b := &statusapi.Broker{URL: d.pub.URL(), Connected: d.pub.Connected()}
@@ -408,7 +419,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 
 	d.log.Info("edged running", "device", d.device, "cameras", len(d.cfg.Cameras), "boot", d.boot)
-	err = d.p.Run(ctx)
+	if err = d.runPipeline(ctx); errors.Is(err, ErrStuck) {
+		return err // a stage will not return: nothing more can be stopped in order
+	}
 	d.log.Info("edged stopping", "reason", stopReason(ctx))
 	if d.q != nil {
 		d.q.drain(ctx, 10*time.Second)
@@ -420,6 +433,42 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
 	}
 	return err
+}
+
+// ErrStuck is wrapped by Run's error when a stage did not return within the
+// shutdown deadline after the context ended (a read or an invoke blocked
+// inside C). The process should then exit: Run has not released what the
+// stuck stage may still use.
+var ErrStuck = errors.New("shutdown deadline passed with a stage still running")
+
+// runPipeline runs the pipeline until it returns, or until the shutdown
+// deadline after ctx ends, when it returns ErrStuck naming the stages that
+// have not come back.
+func (d *Daemon) runPipeline(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- d.p.Run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	deadline := d.opts.ShutdownTimeout
+	if deadline == 0 {
+		deadline = 15 * time.Second
+	}
+	t := time.NewTimer(deadline)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	stuck := d.p.Stalls(time.Now(), 0)
+	if len(stuck) == 0 {
+		stuck = []string{"the pipeline (no stage reports a blocked call)"}
+	}
+	d.log.Error("shutdown deadline passed; exiting with stages still running", "deadline", deadline.String(), "stuck", strings.Join(stuck, "; "))
+	return fmt.Errorf("%w after %v: %s", ErrStuck, deadline, strings.Join(stuck, "; "))
 }
 
 func stopReason(ctx context.Context) string {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +192,43 @@ func TestQueuePathPerTarget(t *testing.T) {
 	}
 	if p := QueuePath("/data/q.db", "tcp://a:1883 dev"); p != "/data/q.db" {
 		t.Errorf("configured path became %s", p)
+	}
+}
+
+// TestShutdownDeadline: an inference that does not return (scripted to
+// take a minute) holds the pipeline after the signal; Run gives up at the
+// shutdown deadline with ErrStuck naming the stuck stage, instead of
+// hanging.
+func TestShutdownDeadline(t *testing.T) {
+	dir := t.TempDir()
+	writeJPEGs(t, dir, 3)
+	t.Setenv("EDGED_MODEL_DIR", filepath.Join("..", "..", "models"))
+	cfg, err := config.Parse([]byte(`
+http: {addr: ""}
+cameras:
+  - {name: front, source: `+dir+`, loop: true}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	var invokes atomic.Int32
+	e := &infertest.Engine{Script: func(infertest.Invocation) ([]float32, time.Duration, error) {
+		if invokes.Add(1) > 1 { // the warm-up passes; the first frame's invoke hangs
+			<-release
+		}
+		return nil, 0, nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	t0 := time.Now()
+	err = Run(ctx, Options{Config: cfg, Engine: e, NoMQTT: true, Stdout: io.Discard, ShutdownTimeout: time.Second,
+		Log: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, ErrStuck) || !strings.Contains(err.Error(), `camera "front": inference stuck`) {
+		t.Fatalf("Run: %v, want ErrStuck naming the camera's inference", err)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("Run took %v to give up", d)
 	}
 }

@@ -61,6 +61,9 @@ type Snapshot struct {
 	Engine  Engine                   `json:"engine"`
 	Models  []Model                  `json:"models"`
 	Reload  *Reload                  `json:"last_reload,omitempty"` // nil until the first reload
+	// Stalls lists the stages stuck in one read or invoke for longer than
+	// StallAfter (a device or stream that hangs, a file that blocks).
+	Stalls []string `json:"stalls,omitempty"`
 }
 
 // Health grades the snapshot: failed when no camera is working or can
@@ -72,8 +75,16 @@ func (s Snapshot) Health() result.Health {
 	for _, c := range s.Cameras {
 		states = append(states, c.State)
 	}
-	return result.Grade(states, s.Broker == nil || s.Broker.Connected)
+	h := result.Grade(states, s.Broker == nil || s.Broker.Connected)
+	if h == result.Healthy && len(s.Stalls) > 0 {
+		h = result.Degraded
+	}
+	return h
 }
+
+// StallAfter is how long a read or invoke may run before /healthz lists it
+// as stuck.
+const StallAfter = 10 * time.Second
 
 // Ready reports whether the daemon serves: every camera has been opened
 // (none is still starting) and results are deliverable.

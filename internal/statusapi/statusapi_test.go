@@ -37,6 +37,7 @@ func TestHealthAndReady(t *testing.T) {
 		{"all failed", Snapshot{Cameras: cams("failed", "failed"), Broker: up}, result.Unhealthy, true},
 		{"broker away", Snapshot{Cameras: cams("streaming"), Broker: down}, result.Degraded, false},
 		{"broker away, queued", Snapshot{Cameras: cams("streaming"), Broker: &Broker{Ready: true}}, result.Degraded, true},
+		{"a read stuck", Snapshot{Cameras: cams("streaming"), Broker: up, Stalls: []string{`camera "a": capture stuck for 12s`}}, result.Degraded, true},
 	} {
 		if h, r := c.snap.Health(), c.snap.Ready(); h != c.health || r != c.ready {
 			t.Errorf("%s: health %s ready %v, want %s %v", c.name, h, r, c.health, c.ready)
