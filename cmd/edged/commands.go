@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,14 +51,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides the config)")
 	queue := fs.String("queue", "", "quick mode: the outbound queue's file, or off (default: a file per broker and device in the state folder)")
 	httpAddr := fs.String("http", "", "quick mode: serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (default: off)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	pos, err := parseArgs(fs, args, stdout)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if help(args) {
+		return nil
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
 	var cfg *config.Config
 	switch {
@@ -127,6 +127,45 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return daemon.Run(ctx, opts)
 }
 
+// help reports whether args ask for help (-h, -help, --help).
+func help(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseArgs parses fs's flags wherever they stand among args (`model
+// inspect FILE --json` too) and returns the other arguments. Asked for
+// help, it prints the flags on stdout (exit 0); a bad flag is a usage
+// error.
+func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
+	if help(args) {
+		fmt.Fprintf(stdout, "usage of %s:\n", fs.Name())
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil, nil
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		if args = fs.Args(); args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+}
+
 // quickFlags are the flags that describe a quick-mode run, and the
 // configuration key each stands for.
 var quickFlags = map[string]string{
@@ -178,8 +217,8 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edged check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "YAML configuration file")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if _, err := parseArgs(fs, args, stdout); err != nil || help(args) {
+		return err
 	}
 	if *path == "" {
 		return usageError{"check-config needs --config FILE"}
@@ -203,13 +242,14 @@ func cmdModel(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edged model inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err.Error()}
+	pos, err := parseArgs(fs, args[1:], stdout)
+	if err != nil || help(args[1:]) {
+		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageError{"usage: edged model inspect [--json] FILE"}
 	}
-	info, _, err := modelfile.ReadFile(fs.Arg(0))
+	info, _, err := modelfile.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}

@@ -87,3 +87,20 @@ func TestCheckConfigChecksWhatRunChecks(t *testing.T) {
 		t.Errorf("good config: exit %d: %s%s", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestHelpAndFlagOrder: --help of each command prints its flags on
+// standard output and exits 0; flags may follow the file (`model inspect
+// FILE --json`).
+func TestHelpAndFlagOrder(t *testing.T) {
+	for _, args := range [][]string{{"run", "--help"}, {"check-config", "--help"}, {"model", "inspect", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "usage of") || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want the usage on stdout and exit 0", args, code, stdout.String(), stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"model", "inspect", repo("models", "efficientnet_lite0_int8.tflite"), "--json"}, &stdout, &stderr); code != 0 ||
+		!strings.HasPrefix(strings.TrimSpace(stdout.String()), "{") {
+		t.Errorf("model inspect FILE --json: exit %d, stdout %.80q, stderr %q; want JSON", code, stdout.String(), stderr.String())
+	}
+}

@@ -124,6 +124,7 @@ type Daemon struct {
 	pub    *mqtt.Publisher            // nil without MQTT
 	q      *queue                     // the outbound queue in front of pub; nil when disabled
 	p      *pipeline.Pipeline
+	sink   *publish.Sink
 	rl     *reloader
 	srv    *statusapi.Server // nil without http.addr
 }
@@ -325,6 +326,7 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 		return errors.New("no sink: enable MQTT or --stdout")
 	}
 	sink := publish.NewSink(publish.Identity{Device: d.device, Boot: d.boot, TopicPrefix: d.cfg.Broker.TopicPrefix}, outs...)
+	d.sink = sink
 	var cams []pipeline.CameraSpec
 	for _, cc := range d.cfg.Cameras {
 		cams = append(cams, cameraSpec(cc, d.models[cc.Model], d.gp.gate(cc.Name)))
@@ -432,8 +434,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if nerr := notify.Stopping("stopping: " + stopReason(ctx)); nerr != nil {
 		d.log.Warn("systemd notification failed", "notification", "STOPPING", "err", nerr)
 	}
+	if err == nil && ctx.Err() == nil && d.sink.Encoded() == 0 {
+		// Every input ended and nothing came of it: say so, and fail.
+		return ErrNoResults
+	}
 	return err
 }
+
+// ErrNoResults is Run's error when every input ended without one result
+// (a folder of undecodable images, an ROI outside every frame).
+var ErrNoResults = errors.New("no results: every input ended without a usable frame (the warnings above say why: decode errors, frame sizes, the ROI)")
 
 // ErrStuck is wrapped by Run's error when a stage did not return within the
 // shutdown deadline after the context ended (a read or an invoke blocked

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -230,5 +231,23 @@ cameras:
 	}
 	if d := time.Since(t0); d > 10*time.Second {
 		t.Errorf("Run took %v to give up", d)
+	}
+}
+
+// TestNoResultsIsAnError: a run whose inputs all ended without a single
+// result (a folder of images that do not decode) fails saying so instead
+// of exiting as if it had worked.
+func TestNoResultsIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "broken.jpg"), []byte("not an image"), 0o644)
+	t.Setenv("EDGED_MODEL_DIR", filepath.Join("..", "..", "models"))
+	cfg, err := config.Parse([]byte("http: {addr: \"\"}\ncameras:\n  - {name: front, source: "+dir+"}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), Options{Config: cfg, Engine: &infertest.Engine{}, NoMQTT: true, Stdout: io.Discard,
+		Log: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, ErrNoResults) {
+		t.Errorf("Run: %v, want ErrNoResults", err)
 	}
 }

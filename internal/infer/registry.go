@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/edged-io/edged/internal/modelfile"
@@ -30,7 +29,7 @@ type loadKey struct {
 
 // NewRegistry returns a registry loading with engine.
 func NewRegistry(engine Engine) *Registry {
-	return &Registry{engine: engine, read: os.ReadFile, loaded: map[loadKey]*Loaded{}}
+	return &Registry{engine: engine, read: modelfile.Read, loaded: map[loadKey]*Loaded{}}
 }
 
 // Engine is the engine the registry loads with.

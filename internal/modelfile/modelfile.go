@@ -50,9 +50,39 @@ type Info struct {
 // ErrNotTFLite is wrapped by errors for files that are not TFLite models.
 var ErrNotTFLite = errors.New("not a TFLite model")
 
+// MaxFileSize bounds a model file: far above edge models (the default is
+// 5 MB), and `edged model inspect /dev/zero` must be an error, not an
+// endless read.
+const MaxFileSize = 1 << 30
+
+// Read reads a model file of at most MaxFileSize bytes; only regular files
+// are read (a FIFO or device could block or never end).
+func Read(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	} else if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a model may have", path, fi.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: more than the %d bytes a model may have", path, MaxFileSize)
+	}
+	return data, nil
+}
+
 // ReadFile reads and parses the model at path. Errors name the file.
 func ReadFile(path string) (*Info, []byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := Read(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model: %w", err)
 	}

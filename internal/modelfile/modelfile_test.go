@@ -141,3 +141,11 @@ func TestTruncatedModelRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRefusesWhatNeverEnds: a device such as /dev/zero (an endless
+// read) or a FIFO is refused at once, not read until memory runs out.
+func TestReadRefusesWhatNeverEnds(t *testing.T) {
+	if _, _, err := ReadFile("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/zero: %v, want a refusal", err)
+	}
+}

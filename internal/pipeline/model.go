@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -167,20 +168,44 @@ func ReadLabels(path string) ([]string, error) {
 	return labels, nil
 }
 
+// Bounds on a labels file: far above real ones (ImageNet's is 10 KB).
+const (
+	MaxLabelsBytes = 16 << 20 // the whole file
+	MaxLabelLen    = 4096     // one line
+)
+
 func parseLabels(r io.Reader) ([]string, error) {
 	var labels []string
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(io.LimitReader(r, MaxLabelsBytes+1))
+	sc.Buffer(make([]byte, 0, 4096), MaxLabelLen+2)
+	read := 0
 	for sc.Scan() {
-		labels = append(labels, strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r")))
+		read += len(sc.Bytes()) + 1
+		line := sc.Text()
+		if len(labels) == 0 {
+			line = strings.TrimPrefix(line, "\ufeff") // a UTF-8 byte-order mark
+		}
+		labels = append(labels, strings.TrimSpace(strings.TrimSuffix(line, "\r")))
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("line %d is longer than %d bytes", len(labels)+1, MaxLabelLen)
+		}
 		return nil, err
+	}
+	if read > MaxLabelsBytes {
+		return nil, fmt.Errorf("larger than %d bytes: not a labels file", MaxLabelsBytes)
 	}
 	for len(labels) > 0 && labels[len(labels)-1] == "" {
 		labels = labels[:len(labels)-1]
 	}
 	if len(labels) == 0 {
 		return nil, fmt.Errorf("no labels")
+	}
+	for i, l := range labels {
+		if l == "" {
+			return nil, fmt.Errorf("line %d is blank: every class needs a name (results would carry an empty label)", i+1)
+		}
 	}
 	return labels, nil
 }

@@ -54,3 +54,19 @@ func TestParseLabels(t *testing.T) {
 		t.Error("empty labels accepted")
 	}
 }
+
+// TestParseLabelsRoughEdges: a UTF-8 byte-order mark does not stick to the
+// first label, a blank line among the labels is an error naming its line
+// (it would publish ""), and an over-long line names its line too.
+func TestParseLabelsRoughEdges(t *testing.T) {
+	if got, err := parseLabels(strings.NewReader("\ufeffcat\ndog\n")); err != nil || strings.Join(got, "|") != "cat|dog" {
+		t.Errorf("BOM: %q %v, want cat|dog", got, err)
+	}
+	if _, err := parseLabels(strings.NewReader("cat\n\ndog\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("blank line: %v, want an error naming line 2", err)
+	}
+	long := "cat\ndog\n" + strings.Repeat("x", MaxLabelLen+10) + "\n"
+	if _, err := parseLabels(strings.NewReader(long)); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("long line: %v, want an error naming line 3", err)
+	}
+}
