@@ -191,6 +191,15 @@ func quickOnly(fs *flag.FlagSet) error {
 	return usageError{"with --config these quick-mode flags have no effect, so they are refused: " + strings.Join(set, ", ")}
 }
 
+// durationsAsText writes durations as Go spells them ("1.5s"), not as
+// nanoseconds, in both formats.
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
 // newLogger logs JSON when stderr is not a terminal (journald), text on one.
 func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
@@ -206,7 +215,7 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 			}
 		}
 	}
-	ho := &slog.HandlerOptions{Level: level}
+	ho := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, ho)), nil
 	}

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/edged-io/edged/internal/config"
 )
 
 // TestQuickFlagsWithConfigRefused: a quick-mode flag beside --config would
@@ -102,5 +105,19 @@ func TestHelpAndFlagOrder(t *testing.T) {
 	if code := run([]string{"model", "inspect", repo("models", "efficientnet_lite0_int8.tflite"), "--json"}, &stdout, &stderr); code != 0 ||
 		!strings.HasPrefix(strings.TrimSpace(stdout.String()), "{") {
 		t.Errorf("model inspect FILE --json: exit %d, stdout %.80q, stderr %q; want JSON", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestLogDurationsAsText: durations read "1.5s" in the logs, not
+// 1500000000 nanoseconds.
+func TestLogDurationsAsText(t *testing.T) {
+	var b bytes.Buffer
+	log, err := newLogger(config.Log{Level: "info", Format: "json"}, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("reopening source", "in", 1500*time.Millisecond)
+	if !strings.Contains(b.String(), `"in":"1.5s"`) {
+		t.Errorf("log line %s, want \"in\":\"1.5s\"", b.String())
 	}
 }

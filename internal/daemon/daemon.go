@@ -186,8 +186,8 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		d.startGPIO, // first: a missing pin fails before anything loads
 		d.startEngine,
 		d.loadModels,
+		d.startHTTP, // before the broker: a busy address fails before "online" is announced
 		d.startPipeline,
-		d.startHTTP,
 	} {
 		if err := start(ctx); err != nil {
 			return nil, err

@@ -293,7 +293,9 @@ func (p *Publisher) Connect(ctx context.Context) error {
 		}
 		return nil
 	case err := <-p.refused:
-		return fmt.Errorf("connect to %s: %w: %w (still retrying in the background)", p.cfg.URL, ErrRefused, err)
+		// A refusal ends the run (the daemon does not retry what only a
+		// configuration change can fix): say so, not "still retrying".
+		return fmt.Errorf("connect to %s: %w by the broker: %w (fix the credentials or certificates)", p.cfg.URL, ErrRefused, err)
 	case <-timer.C:
 		if err := p.lastFailure(); err != nil {
 			return fmt.Errorf("connect to %s: no connection within %v (still retrying): %w", p.cfg.URL, p.cfg.ConnectTimeout, err)
