@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"image"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +152,39 @@ func TestFolderReadsRegularFilesOnly(t *testing.T) {
 	err = newInput(Source{Kind: File, Raw: fifo}, spec(), DefaultMaxPixels, nil).Open()
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("FIFO video file: %v, want a refusal", err)
+	}
+}
+
+// TestSourcesThatCannotWorkSayWhy: a device that does not exist, an HTTP
+// URL answering 404 or with an HTML page each say so, and a missing file
+// is an error naming it.
+func TestSourcesThatCannotWorkSayWhy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/page" {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte("<html>login</html>"))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		src  Source
+		want string
+	}{
+		{Source{Kind: Device, Raw: "/dev/video99", Index: -1}, "no such device"},
+		{Source{Kind: Stream, Raw: srv.URL + "/cam.mjpg"}, "404"},
+		{Source{Kind: Stream, Raw: srv.URL + "/page"}, "HTML page"},
+	} {
+		if _, err := os.Stat("/dev/video99"); err == nil && tc.src.Kind == Device {
+			continue
+		}
+		err := newInput(tc.src, spec(), DefaultMaxPixels, nil).Open() // OpenCV fails first, then the reason is asked
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.src.Raw, err, tc.want)
+		}
+	}
+	if _, err := New(Config{Name: "gone", Source: filepath.Join(t.TempDir(), "gone.mp4"), Spec: spec()}, nil); err == nil || !strings.Contains(err.Error(), "gone.mp4") {
+		t.Errorf("a missing file: %v, want an error naming it", err)
 	}
 }

@@ -6,9 +6,11 @@ package camera
 // next; anything else: the source failed and is reopened), Close releases.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,6 +84,9 @@ func (v *videoInput) Open() error {
 		}
 		return fmt.Errorf("open video file %s: not a regular file (a FIFO or device would block the read for ever)", v.src.Raw)
 	}
+	if err := v.precheck(); err != nil {
+		return err
+	}
 	var vc *gocv.VideoCapture
 	var err error
 	if v.src.Kind == Device && v.src.Index >= 0 {
@@ -90,12 +95,60 @@ func (v *videoInput) Open() error {
 		vc, err = gocv.OpenVideoCaptureWithAPI(v.src.Raw, v.api)
 	}
 	if err != nil {
+		if why := v.explain(); why != nil {
+			return why
+		}
 		return fmt.Errorf("open %s %s: %w", v.src.Kind, v.src.Raw, err)
 	}
 	v.vc = vc
 	if !vc.IsOpened() {
 		v.Close()
+		if why := v.explain(); why != nil {
+			return why
+		}
+		if v.src.Kind == File {
+			return fmt.Errorf("open video file %s: not a video OpenCV can read", v.src.Raw)
+		}
 		return fmt.Errorf("open %s %s: OpenCV could not open it", v.src.Kind, v.src.Raw)
+	}
+	return nil
+}
+
+// precheck says why a device cannot work before OpenCV tries and reports
+// only "could not open": its path does not exist.
+func (v *videoInput) precheck() error {
+	if v.src.Kind == Device && v.src.Index < 0 {
+		if _, err := os.Stat(v.src.Raw); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("open device %s: no such device (is the camera plugged in?)", v.src.Raw)
+		}
+	}
+	return nil
+}
+
+// explain says, after OpenCV failed to open an HTTP stream, why: the
+// server answers with an error status or sends an HTML page. It asks only
+// then, since a camera may serve few clients at a time. Nil when it cannot
+// tell.
+func (v *videoInput) explain() error {
+	switch {
+	case v.src.Kind == Stream && (strings.HasPrefix(v.src.Raw, "http://") || strings.HasPrefix(v.src.Raw, "https://")):
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.src.Raw, nil)
+		if err != nil {
+			return fmt.Errorf("open stream %s: %w", v.src.Raw, err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil // unreachable now: OpenCV's attempt and the backoff handle it
+		}
+		res.Body.Close() // only the status line and headers are read
+		if res.StatusCode >= 400 {
+			return fmt.Errorf("open stream %s: the server answers %s", v.src.Raw, res.Status)
+		}
+		if ct := res.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
+			return fmt.Errorf("open stream %s: the server sends an HTML page (%s), not a video stream", v.src.Raw, ct)
+		}
 	}
 	return nil
 }
