@@ -48,11 +48,15 @@ type Backoff struct {
 
 // Config describes one camera.
 type Config struct {
-	Name    string
-	Source  string
-	FPS     float64 // frame-rate cap; 0 = unbounded
-	Loop    bool    // files and folders start over at the end
-	Spec    preprocess.Spec
+	Name   string
+	Source string
+	FPS    float64 // frame-rate cap; 0 = unbounded
+	Loop   bool    // files and folders start over at the end
+	Spec   preprocess.Spec
+	// Views, when set, replaces Spec: each frame is decoded once and every
+	// view (a region's crop at its model's input size) is cut from it,
+	// into Frame.Views in this order.
+	Views   []preprocess.Spec
 	Backoff Backoff
 	// MaxPixels bounds an image's or frame's width×height: a folder's
 	// image above it is skipped, read from its header, without decoding;
@@ -65,10 +69,11 @@ type Config struct {
 type Frame struct {
 	Number    uint64    // frame counter of the source since start (dropped ones included), from 1
 	Captured  time.Time // when the frame's read began (the payload's ts)
-	Pixels    []byte    // Width*Height*3 BGR bytes
+	Pixels    []byte    // Width*Height*3 BGR bytes: Views[0]
 	Width     int
 	Height    int
-	File      string // image file name, for folder sources
+	Views     [][]byte // one per Config.Views (one, Pixels, without views), each its spec's Width*Height*3 BGR bytes
+	File      string   // image file name, for folder sources
 	ReadDur   time.Duration
 	ResizeDur time.Duration
 }
@@ -102,11 +107,12 @@ type Camera struct {
 	resized    gocv.Mat
 	boxed      gocv.Mat
 	plannedFor image.Point
-	tooLarge   image.Point // the last frame size found above MaxPixels (logged once)
-	planErr    error       // the plan for plannedFor failed (ROI outside the frame)
-	crop, dst  preprocess.Rect
-	timer      *time.Timer   // backoff and frame-rate pacing, reused
-	readCost   time.Duration // moving average of one read and resize (pull mode)
+	tooLarge   image.Point       // the last frame size found above MaxPixels (logged once)
+	planErr    error             // the plan for plannedFor failed (ROI outside the frame)
+	crops      []preprocess.Rect // per view: the part of the frame it reads
+	dsts       []preprocess.Rect // per view: where that lands in its output
+	timer      *time.Timer       // backoff and frame-rate pacing, reused
+	readCost   time.Duration     // moving average of one read and resize (pull mode)
 	// Folders of photos of different sizes: a read's cost is predicted
 	// from the next file's size and a moving average of the time per byte.
 	perByte   float64 // ns per byte of file read, decoded and resized; 0 until measured
@@ -122,8 +128,17 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Spec.Validate(); err != nil {
-		return nil, fmt.Errorf("source %q: %w", cfg.Source, err)
+	if len(cfg.Views) == 0 {
+		cfg.Views = []preprocess.Spec{cfg.Spec}
+	}
+	cfg.Spec = cfg.Views[0]
+	for _, v := range cfg.Views {
+		if err := v.Validate(); err != nil {
+			if v.Field != "" {
+				return nil, fmt.Errorf("source %q: %s: %w", cfg.Source, v.Field, err)
+			}
+			return nil, fmt.Errorf("source %q: %w", cfg.Source, err)
+		}
 	}
 	if cfg.FPS < 0 {
 		return nil, fmt.Errorf("fps %v is negative", cfg.FPS)
@@ -149,9 +164,15 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
 	c.in = newInput(src, cfg.Spec, cfg.MaxPixels, c.log)
 	c.folder, _ = c.in.(*folderInput)
-	n := cfg.Spec.Width * cfg.Spec.Height * 3
+	c.crops = make([]preprocess.Rect, len(cfg.Views))
+	c.dsts = make([]preprocess.Rect, len(cfg.Views))
 	for i := 0; i < cap(c.pool); i++ {
-		c.pool <- &Frame{Pixels: make([]byte, n), Width: cfg.Spec.Width, Height: cfg.Spec.Height}
+		f := &Frame{Width: cfg.Spec.Width, Height: cfg.Spec.Height}
+		for _, v := range cfg.Views {
+			f.Views = append(f.Views, make([]byte, v.Width*v.Height*3))
+		}
+		f.Pixels = f.Views[0]
+		c.pool <- f
 	}
 	c.status = result.Status{State: result.Starting, Kind: src.Kind.String(), Since: time.Now()}
 	return c, nil

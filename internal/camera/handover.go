@@ -86,7 +86,7 @@ func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 tim
 			return ctx.Err()
 		}
 	}
-	if err := c.resize(f.Pixels); err != nil {
+	if err := c.resize(f); err != nil {
 		c.Release(f)
 		return err
 	}

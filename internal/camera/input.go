@@ -275,9 +275,9 @@ func (f *folderInput) nextSize() (int64, int) {
 // costs a fraction of a full decode), keeping its shorter side at least as
 // long as the input's longer side, so what follows is still a downscale for
 // every resize mode and EXIF orientation. Not with an ROI: its coordinates
-// are in the file's own pixels.
+// or a region's box: their coordinates are in the file's own pixels.
 func decodeFlags(spec preprocess.Spec, path string) gocv.IMReadFlag {
-	if !spec.ROI.Empty() {
+	if !spec.ROI.Empty() || !spec.Box.IsZero() {
 		return gocv.IMReadColor
 	}
 	w, h, ok := jpegSize(path)

@@ -20,7 +20,12 @@ func (c *Camera) plan() error {
 		if !c.plannedFor.Eq(image.Point{}) {
 			c.log.Info("frame size changed", "width", size.X, "height", size.Y)
 		}
-		crop, dst, err := c.cfg.Spec.Plan(size.X, size.Y)
+		var err error
+		for i, v := range c.cfg.Views {
+			if c.crops[i], c.dsts[i], err = v.Plan(size.X, size.Y); err != nil {
+				break
+			}
+		}
 		c.plannedFor, c.planErr = size, err
 		if err != nil {
 			// Reported once per frame size, not once per frame.
@@ -33,7 +38,6 @@ func (c *Camera) plan() error {
 		if c.State().State == result.Failed {
 			c.setState(result.Streaming, nil)
 		}
-		c.crop, c.dst = crop, dst
 	}
 	if c.planErr != nil {
 		return c.planErr
@@ -41,27 +45,40 @@ func (c *Camera) plan() error {
 	return nil
 }
 
-// resize writes the planned crop of c.raw, scaled into the output, into dst.
-func (c *Camera) resize(dst []byte) error {
-	W, H := c.cfg.Spec.Width, c.cfg.Spec.Height
-	region := c.raw.Region(image.Rect(c.crop.X, c.crop.Y, c.crop.X+c.crop.W, c.crop.Y+c.crop.H))
+// resize writes every view's planned crop of c.raw, scaled into its
+// output, into f's views.
+func (c *Camera) resize(f *Frame) error {
+	for i := range c.cfg.Views {
+		if err := c.resizeView(i, f.Views[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resizeView writes view i's planned crop of c.raw, scaled into its
+// output, into dst.
+func (c *Camera) resizeView(i int, dst []byte) error {
+	spec, crop, out := c.cfg.Views[i], c.crops[i], c.dsts[i]
+	W, H := spec.Width, spec.Height
+	region := c.raw.Region(image.Rect(crop.X, crop.Y, crop.X+crop.W, crop.Y+crop.H))
 	defer region.Close()
 	// Bilinear, as the models' own training pipelines resize; area
 	// averaging (several times the CPU) only where bilinear would alias
 	// badly, shrinking by more than 4 (1080p to 224 pixels).
 	interp := gocv.InterpolationLinear
-	if c.crop.W > 4*c.dst.W {
+	if crop.W > 4*out.W {
 		interp = gocv.InterpolationArea
 	}
-	gocv.Resize(region, &c.resized, image.Pt(c.dst.W, c.dst.H), 0, 0, interp)
-	out := &c.resized
-	if c.dst.W != W || c.dst.H != H {
-		pad := c.cfg.Spec.PadValue
-		gocv.CopyMakeBorder(c.resized, &c.boxed, c.dst.Y, H-c.dst.Y-c.dst.H, c.dst.X, W-c.dst.X-c.dst.W,
+	gocv.Resize(region, &c.resized, image.Pt(out.W, out.H), 0, 0, interp)
+	m := &c.resized
+	if out.W != W || out.H != H {
+		pad := spec.PadValue
+		gocv.CopyMakeBorder(c.resized, &c.boxed, out.Y, H-out.Y-out.H, out.X, W-out.X-out.W,
 			gocv.BorderConstant, color.RGBA{R: pad, G: pad, B: pad})
-		out = &c.boxed
+		m = &c.boxed
 	}
-	data, err := out.DataPtrUint8()
+	data, err := m.DataPtrUint8()
 	if err != nil {
 		return fmt.Errorf("resized frame: %w", err)
 	}

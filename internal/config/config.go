@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/edged-io/edged/internal/preprocess"
 )
 
 // Config is the whole configuration.
@@ -28,6 +30,30 @@ type Config struct {
 	Cameras []Camera `yaml:"cameras"`
 	GPIO    GPIO     `yaml:"gpio"`
 	Queue   Queue    `yaml:"queue"`
+	// StateDir holds what edged keeps between runs: the regions' states,
+	// the Home Assistant discovery topics it published, and (unless
+	// queue.path says otherwise) the queue. Empty: $STATE_DIRECTORY
+	// (systemd's StateDirectory=), else /var/lib/edged as root, else
+	// $XDG_STATE_HOME/edged (~/.local/state/edged).
+	StateDir      string        `yaml:"state_dir"`
+	HomeAssistant HomeAssistant `yaml:"homeassistant"`
+}
+
+// HomeAssistant configures Home Assistant's MQTT discovery
+// (docs/homeassistant.md).
+type HomeAssistant struct {
+	Discovery bool   `yaml:"discovery"`
+	Prefix    string `yaml:"prefix" default:"homeassistant"` // Home Assistant's discovery_prefix
+	// BinarySensors are on/off entities for a region being in a state
+	// (person at door).
+	BinarySensors []HABinarySensor `yaml:"binary_sensors"`
+}
+
+// HABinarySensor is on while a region's state is Label.
+type HABinarySensor struct {
+	Camera string `yaml:"camera"` // may be left out when one camera has the region
+	Region string `yaml:"region"`
+	Label  string `yaml:"label"`
 }
 
 // Log configures logging.
@@ -103,7 +129,39 @@ type Camera struct {
 	MaxPixels int       `yaml:"max_pixels" default:"100000000"`
 	Reconnect Reconnect `yaml:"reconnect"`
 	Publish   Publish   `yaml:"publish"`
+	// Regions are the parts of the frame classified on their own, each
+	// holding a state (docs/regions.md). None: the whole frame (or roi).
+	Regions []Region `yaml:"regions"`
 }
+
+// Region is a part of a camera's frame with its own model, trigger and
+// state.
+type Region struct {
+	Name      string  `yaml:"name"`
+	ROI       Box     `yaml:"roi"`
+	Model     string  `yaml:"model"`  // default: the camera's
+	Resize    string  `yaml:"resize"` // default: the camera's
+	Threshold float64 `yaml:"threshold"`
+	Trigger   Trigger `yaml:"trigger"`
+	Confirm   int     `yaml:"confirm" default:"3"`
+	MinScore  float64 `yaml:"min_score" default:"0.5"`
+}
+
+// Trigger says when a region's crop is inferred.
+type Trigger struct {
+	Mode      string        `yaml:"mode" default:"every"` // every, interval, motion
+	Interval  time.Duration `yaml:"interval" default:"10s"`
+	Threshold int           `yaml:"threshold" default:"12"`  // motion: grey-level change of a cell that counts
+	MinArea   float64       `yaml:"min_area" default:"0.02"` // motion: fraction of cells that must change
+	Heartbeat time.Duration `yaml:"heartbeat" default:"60s"` // motion: infer at least this often
+}
+
+// Box is a region's rectangle: each coordinate in pixels (a whole number)
+// or as a fraction of the frame's side (a number with a decimal point).
+type Box = preprocess.Box
+
+// Coord is one coordinate of a Box.
+type Coord = preprocess.Coord
 
 // ROI is a region of interest in source pixels.
 type ROI struct {

@@ -58,6 +58,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 		v.SetInt(int64(dur))
 		return nil
 	}
+	if v.Type() == reflect.TypeOf(Coord{}) {
+		return d.coord(n, v, path)
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -112,6 +115,24 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 			return d.fail(n, path, "%v", err)
 		}
 	}
+	return nil
+}
+
+// coord reads a Box coordinate: a whole number is pixels, a number
+// written with a decimal point a fraction of the frame's side.
+func (d *decoder) coord(n *yaml.Node, v reflect.Value, path string) error {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+		return d.fail(n, path, "want pixels (a whole number such as 40) or a fraction of the frame (such as 0.25), got %s", kindName(n))
+	}
+	f, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil {
+		return d.fail(n, path, "%q is not a number", n.Value)
+	}
+	frac := n.Tag == "!!float"
+	if !frac && f != float64(int64(f)) {
+		return d.fail(n, path, "%q is not a whole number of pixels", n.Value)
+	}
+	v.Set(reflect.ValueOf(Coord{V: f, Frac: frac}))
 	return nil
 }
 

@@ -76,8 +76,17 @@ func (c *Config) complete() {
 		applyDefaults(reflect.ValueOf(&c.Models[0]).Elem(), nil)
 	}
 	for i := range c.Cameras {
-		if c.Cameras[i].Model == "" {
-			c.Cameras[i].Model = c.Models[0].Name
+		cam := &c.Cameras[i]
+		if cam.Model == "" {
+			cam.Model = c.Models[0].Name
+		}
+		for j := range cam.Regions {
+			if cam.Regions[j].Model == "" {
+				cam.Regions[j].Model = cam.Model
+			}
+			if cam.Regions[j].Resize == "" {
+				cam.Regions[j].Resize = cam.Resize
+			}
 		}
 	}
 }

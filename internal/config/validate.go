@@ -103,7 +103,8 @@ var (
 func (c *Config) validate(file string, lines map[string]int) error {
 	c.complete()
 	ck := checker{file: file, lines: lines}
-	for _, check := range []func(checker) error{c.checkTop, c.Broker.check, c.HTTP.check, c.checkModels, c.checkCameras, c.Queue.check} {
+	for _, check := range []func(checker) error{c.checkTop, c.Broker.check, c.HTTP.check, c.checkModels, c.checkCameras, c.Queue.check,
+		func(ck checker) error { return c.HomeAssistant.check(ck, c.Cameras) }} {
 		if err := check(ck); err != nil {
 			return err
 		}
@@ -305,8 +306,173 @@ func (c *Config) checkCameras(ck checker) error {
 		if cam.Reconnect.Max < cam.Reconnect.Initial {
 			return ck.bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
 		}
+		if err := ck.checkRegions(p, cam, models); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// Region triggers (cameras[].regions[].trigger.mode).
+const (
+	TriggerEvery    = "every"
+	TriggerInterval = "interval"
+	TriggerMotion   = "motion"
+)
+
+// TriggerModes are the values of a region's trigger.mode.
+var TriggerModes = []string{TriggerEvery, TriggerInterval, TriggerMotion}
+
+// MaxRegions bounds a camera's regions; MaxConfirm a region's confirm.
+const (
+	MaxRegions = 64
+	MaxConfirm = 1000
+)
+
+// checkRegions checks a camera's regions: names, boxes, models, triggers
+// and state settings.
+func (ck checker) checkRegions(p string, cam *Camera, models map[string]bool) error {
+	if len(cam.Regions) == 0 {
+		return nil
+	}
+	if cam.ROI != (ROI{}) {
+		return ck.bad(p+".roi", "give either roi or regions: region boxes are in the whole frame's coordinates")
+	}
+	if len(cam.Regions) > MaxRegions {
+		return ck.bad(p+".regions", "%d regions: at most %d per camera", len(cam.Regions), MaxRegions)
+	}
+	names := map[string]string{} // lower-cased name → field
+	for j := range cam.Regions {
+		r := &cam.Regions[j]
+		rp := fmt.Sprintf("%s.regions[%d]", p, j)
+		if err := ck.checkName(rp+".name", r.Name, " (it is part of MQTT topics)"); err != nil {
+			return err
+		}
+		// Home Assistant lower-cases entity ids, so door and Door would
+		// be one entity.
+		if prev, ok := names[strings.ToLower(r.Name)]; ok {
+			return ck.bad(rp+".name", "region %q is already defined by %s (names must differ, ignoring case)", r.Name, prev)
+		}
+		names[strings.ToLower(r.Name)] = rp + ".name"
+		if err := ck.checkBox(rp+".roi", r.ROI); err != nil {
+			return err
+		}
+		if !models[r.Model] {
+			return ck.bad(rp+".model", "no model named %q", r.Model)
+		}
+		if err := ck.oneOf(rp+".resize", r.Resize, preprocess.Modes...); err != nil {
+			return err
+		}
+		if err := ck.finite(rp+".threshold", r.Threshold); err != nil {
+			return err
+		}
+		if r.Threshold < 0 || r.Threshold > 1 {
+			return ck.bad(rp+".threshold", "%v is not between 0 and 1", r.Threshold)
+		}
+		if r.Confirm < 1 || r.Confirm > MaxConfirm {
+			return ck.bad(rp+".confirm", "%d is not between 1 and %d: a state is the label that held for that many results in a row", r.Confirm, MaxConfirm)
+		}
+		if err := ck.finite(rp+".min_score", r.MinScore); err != nil {
+			return err
+		}
+		if r.MinScore < 0 || r.MinScore > 1 {
+			return ck.bad(rp+".min_score", "%v is not between 0 and 1", r.MinScore)
+		}
+		t := r.Trigger
+		tp := rp + ".trigger"
+		if err := ck.oneOf(tp+".mode", t.Mode, TriggerModes...); err != nil {
+			return err
+		}
+		if t.Interval <= 0 {
+			return ck.bad(tp+".interval", "%v is not a positive duration", t.Interval)
+		}
+		if t.Heartbeat <= 0 {
+			return ck.bad(tp+".heartbeat", "%v is not a positive duration", t.Heartbeat)
+		}
+		if t.Threshold < 1 || t.Threshold > 255 {
+			return ck.bad(tp+".threshold", "%d is not between 1 and 255 (the grey-level change of a cell that counts as motion)", t.Threshold)
+		}
+		if err := ck.finite(tp+".min_area", t.MinArea); err != nil {
+			return err
+		}
+		if t.MinArea <= 0 || t.MinArea > 1 {
+			return ck.bad(tp+".min_area", "%v is not above 0 and at most 1 (the fraction of the region that must change)", t.MinArea)
+		}
+	}
+	return nil
+}
+
+// checkBox checks a region's box on its own: sizes given and positive,
+// nothing negative, fractions within the frame. Pixel boxes are checked
+// against the frame once its size is known (the first frame).
+func (ck checker) checkBox(p string, b Box) error {
+	for _, c := range []struct {
+		name string
+		c    Coord
+		size bool
+	}{{"x", b.X, false}, {"y", b.Y, false}, {"w", b.W, true}, {"h", b.H, true}} {
+		f := p + "." + c.name
+		if err := ck.finite(f, c.c.V); err != nil {
+			return err
+		}
+		switch {
+		case c.c.V < 0:
+			return ck.bad(f, "%s is negative", c.c)
+		case c.size && c.c.V == 0:
+			return ck.bad(f, "is 0 or missing: give the region's size (pixels such as 120, or a fraction of the frame such as 0.25)")
+		case c.c.Frac && c.c.V > 1:
+			return ck.bad(f, "%s is a fraction above 1.0 (write whole numbers for pixels: %d)", c.c, int64(c.c.V))
+		case !c.c.Frac && c.c.V > preprocess.MaxSide:
+			return ck.bad(f, "%s pixels: at most %d", c.c, preprocess.MaxSide)
+		}
+	}
+	const eps = 1e-9
+	if b.X.Frac && b.W.Frac && b.X.V+b.W.V > 1+eps {
+		return ck.bad(p+".w", "x %s + w %s reaches past the frame's right edge (1.0)", b.X, b.W)
+	}
+	if b.Y.Frac && b.H.Frac && b.Y.V+b.H.V > 1+eps {
+		return ck.bad(p+".h", "y %s + h %s reaches past the frame's bottom edge (1.0)", b.Y, b.H)
+	}
+	return nil
+}
+
+// check checks the Home Assistant section against the cameras' regions.
+func (h HomeAssistant) check(ck checker, cams []Camera) error {
+	if h.Prefix == "" || strings.ContainsAny(h.Prefix, "+#") || strings.HasPrefix(h.Prefix, "/") || strings.HasSuffix(h.Prefix, "/") {
+		return ck.bad("homeassistant.prefix", "%q must be non-empty, without wildcards or leading/trailing '/'", h.Prefix)
+	}
+	for i, b := range h.BinarySensors {
+		p := fmt.Sprintf("homeassistant.binary_sensors[%d]", i)
+		var found []string
+		for _, c := range cams {
+			if b.Camera != "" && c.Name != b.Camera {
+				continue
+			}
+			for _, r := range c.Regions {
+				if r.Name == b.Region {
+					found = append(found, c.Name)
+				}
+			}
+		}
+		switch {
+		case b.Camera != "" && !slices.ContainsFunc(cams, func(c Camera) bool { return c.Name == b.Camera }):
+			return ck.bad(p+".camera", "no camera named %q", b.Camera)
+		case len(found) == 0:
+			return ck.bad(p+".region", "no region named %q%s", b.Region, inCamera(b.Camera))
+		case len(found) > 1:
+			return ck.bad(p+".camera", "region %q is on cameras %s: name the camera", b.Region, strings.Join(found, ", "))
+		case strings.TrimSpace(b.Label) == "":
+			return ck.bad(p+".label", "is empty: name the state that turns the sensor on")
+		}
+	}
+	return nil
+}
+
+func inCamera(c string) string {
+	if c == "" {
+		return ""
+	}
+	return fmt.Sprintf(" on camera %q", c)
 }
 
 // check checks the outbound queue's bounds and policy.

@@ -21,6 +21,7 @@ import (
 	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/gpio"
+	"github.com/edged-io/edged/internal/homeassistant"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/engines"
 	"github.com/edged-io/edged/internal/metrics"
@@ -28,6 +29,7 @@ import (
 	"github.com/edged-io/edged/internal/publish"
 	"github.com/edged-io/edged/internal/publish/broker"
 	"github.com/edged-io/edged/internal/publish/mqtt"
+	"github.com/edged-io/edged/internal/regionstate"
 	"github.com/edged-io/edged/internal/sdnotify"
 	"github.com/edged-io/edged/internal/statusapi"
 )
@@ -122,6 +124,8 @@ type Daemon struct {
 	reg    *infer.Registry
 	models map[string]*pipeline.Model // by name; reloads update it in place, Close closes what it holds
 	pub    *mqtt.Publisher            // nil without MQTT
+	states *regionstate.Store         // nil without regions
+	ha     *homeassistant.Announcer   // nil without discovery
 	q      *queue                     // the outbound queue in front of pub; nil when disabled
 	p      *pipeline.Pipeline
 	sink   *publish.Sink
@@ -236,6 +240,9 @@ func (d *Daemon) loadModels(context.Context) error {
 		t0 := time.Now()
 		m, err := pipeline.LoadModel(d.reg, spec)
 		if err != nil {
+			if field := usedBy(d.cfg, mc.Name); field != "" {
+				return fmt.Errorf("%s: %w", field, err)
+			}
 			return err
 		}
 		d.models[mc.Name] = m
@@ -288,7 +295,7 @@ func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 	}
 	// The queue belongs to one broker and device.
 	target := bcfg.URL + " " + d.device
-	if d.q, err = startQueue(ctx, d.cfg.Queue, target, pub, d.met, d.log); err != nil {
+	if d.q, err = startQueue(ctx, d.cfg.Queue, d.cfg.StateDir, target, pub, d.met, d.log); err != nil {
 		return nil, err
 	}
 	d.push(d.q.close)
@@ -328,11 +335,18 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	sink := publish.NewSink(publish.Identity{Device: d.device, Boot: d.boot, TopicPrefix: d.cfg.Broker.TopicPrefix}, outs...)
 	d.sink = sink
 	var cams []pipeline.CameraSpec
-	for _, cc := range d.cfg.Cameras {
-		cams = append(cams, cameraSpec(cc, d.models[cc.Model], d.gp.gate(cc.Name)))
+	for i, cc := range d.cfg.Cameras {
+		cams = append(cams, cameraSpec(i, cc, d.models, d.gp.gate(cc.Name)))
 	}
-	p, err := pipeline.New(pipeline.Options{Cameras: cams, Sink: sink, Log: d.log, Metrics: d.met, Observer: d.gp.observer()})
+	popts := pipeline.Options{Cameras: cams, Sink: sink, Log: d.log, Metrics: d.met, Observer: d.gp.observer()}
+	if err := d.openStates(&popts); err != nil {
+		return err
+	}
+	p, err := pipeline.New(popts)
 	if err != nil {
+		return err
+	}
+	if err := d.announceRestored(ctx); err != nil {
 		return err
 	}
 	d.p = p
@@ -420,6 +434,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
+	if d.ha != nil {
+		wg.Go(func() { d.ha.Run(runCtx) })
+		wg.Go(func() { d.publishStats(runCtx, 15*time.Second) })
+	}
 	d.log.Info("edged running", "device", d.device, "cameras", len(d.cfg.Cameras), "boot", d.boot)
 	if err = d.runPipeline(ctx); errors.Is(err, ErrStuck) {
 		return err // a stage will not return: nothing more can be stopped in order

@@ -27,18 +27,57 @@ func engineOptions(cfg *config.Config, opts Options, log *slog.Logger) engines.O
 	return engines.Options{Choice: cfg.Engine, TFLiteLib: opts.TFLiteLib, LiteRTLib: opts.LiteRTLib, NoXNNPACK: noXNN, Log: log}
 }
 
-// cameraSpec is what the pipeline runs for camera cc on model m.
-func cameraSpec(cc config.Camera, m *pipeline.Model, gate pipeline.Gate) pipeline.CameraSpec {
-	return pipeline.CameraSpec{
+// cameraSpec is what the pipeline runs for camera cc (cameras[i]) on the
+// loaded models.
+func cameraSpec(i int, cc config.Camera, models map[string]*pipeline.Model, gate pipeline.Gate) pipeline.CameraSpec {
+	spec := pipeline.CameraSpec{
 		Camera: camera.Config{
 			Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop, MaxPixels: cc.MaxPixels,
 			Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
 			Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
 		},
-		Model:  m,
+		Model:  models[cc.Model],
 		Filter: filterConfig(cc.Publish),
 		Gate:   gate,
 	}
+	for j, r := range cc.Regions {
+		spec.Regions = append(spec.Regions, pipeline.RegionSpec{
+			Name: r.Name, Box: r.ROI, Field: fmt.Sprintf("cameras[%d].regions[%d].roi", i, j), Resize: r.Resize,
+			Model: models[r.Model], Threshold: float32(r.Threshold), Confirm: r.Confirm, MinScore: float32(r.MinScore),
+			Trigger: pipeline.Trigger{Mode: r.Trigger.Mode, Interval: r.Trigger.Interval, Threshold: r.Trigger.Threshold,
+				MinArea: r.Trigger.MinArea, Heartbeat: r.Trigger.Heartbeat},
+		})
+	}
+	return spec
+}
+
+// regionModels maps camera cc's regions to their loaded models.
+func regionModels(cc config.Camera, models map[string]*pipeline.Model) map[string]*pipeline.Model {
+	if len(cc.Regions) == 0 {
+		return nil
+	}
+	out := map[string]*pipeline.Model{}
+	for _, r := range cc.Regions {
+		out[r.Name] = models[r.Model]
+	}
+	return out
+}
+
+// usedBy names the first configuration field that uses model name
+// (cameras[0].regions[1].model), so that a model that cannot serve it is
+// reported where the user wrote it; "" when only the default uses it.
+func usedBy(cfg *config.Config, name string) string {
+	for i, c := range cfg.Cameras {
+		for j, r := range c.Regions {
+			if r.Model == name && r.Model != c.Model {
+				return fmt.Sprintf("cameras[%d].regions[%d].model", i, j)
+			}
+		}
+		if c.Model == name && len(c.Regions) == 0 {
+			return fmt.Sprintf("cameras[%d].model", i)
+		}
+	}
+	return ""
 }
 
 // filterConfig is a camera's publish filter.

@@ -23,27 +23,42 @@ import (
 // elsewhere so never share a queue: results queued for one broker and
 // device are never delivered to another.
 func QueuePath(configured, target string) string {
+	return queuePath(configured, "", target)
+}
+
+// queuePath is QueuePath in the configured state directory stateDir
+// ("" for the default one).
+func queuePath(configured, stateDir, target string) string {
 	if configured != "" {
 		return configured
 	}
 	sum := sha256.Sum256([]byte(target))
-	name := "queue-" + hex.EncodeToString(sum[:6]) + ".db"
+	return filepath.Join(StateDir(stateDir), "queue-"+hex.EncodeToString(sum[:6])+".db")
+}
+
+// StateDir is where edged keeps what lasts between runs: state_dir when
+// set, else systemd's $STATE_DIRECTORY, else /var/lib/edged as root, else
+// $XDG_STATE_HOME/edged (~/.local/state/edged).
+func StateDir(configured string) string {
+	if configured != "" {
+		return configured
+	}
 	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
 		// systemd lists one folder per StateDirectory= entry, colon-separated.
 		d, _, _ = strings.Cut(d, ":")
-		return filepath.Join(d, name)
+		return d
 	}
 	if os.Geteuid() == 0 {
-		return filepath.Join("/var/lib/edged", name)
+		return "/var/lib/edged"
 	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "edged", name)
+		return filepath.Join(d, "edged")
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		home = "."
 	}
-	return filepath.Join(home, ".local", "state", "edged", name)
+	return filepath.Join(home, ".local", "state", "edged")
 }
 
 // queue is the outbound queue in front of the publisher, with its
@@ -57,8 +72,8 @@ type queue struct {
 }
 
 // startQueue opens the queue file and starts delivering through pub.
-func startQueue(ctx context.Context, c config.Queue, target string, pub *mqtt.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
-	path := QueuePath(c.Path, target)
+func startQueue(ctx context.Context, c config.Queue, stateDir, target string, pub *mqtt.Publisher, met *metrics.Metrics, log *slog.Logger) (*queue, error) {
+	path := queuePath(c.Path, stateDir, target)
 	o := queueOptions(c, path)
 	o.Target = target
 	o.Log, o.Metrics = log, outbox.NewMetrics(met.Registry())

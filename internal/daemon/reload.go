@@ -135,7 +135,13 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 		if m == nil {
 			return fail(fmt.Errorf("cameras[%d].model: no model named %q", i, cc.Model))
 		}
-		updates[cc.Name] = pipeline.CameraUpdate{Model: m, Filter: filterConfig(cc.Publish)}
+		u := pipeline.CameraUpdate{Model: m, Filter: filterConfig(cc.Publish), Regions: regionModels(cc, next)}
+		for region, rm := range u.Regions {
+			if rm == nil {
+				return fail(fmt.Errorf("cameras[%d]: region %q: its model is not loaded", i, region))
+			}
+		}
+		updates[cc.Name] = u
 	}
 	swap, err := r.p.Prepare(updates)
 	if err != nil {

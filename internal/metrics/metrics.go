@@ -58,6 +58,9 @@ type Metrics struct {
 	modelInfo     *prometheus.GaugeVec
 	engineInfo    *prometheus.GaugeVec
 	reloads       *prometheus.CounterVec
+	regionRuns    *prometheus.CounterVec
+	regionIdle    *prometheus.CounterVec
+	stateChanges  *prometheus.CounterVec
 }
 
 // New creates the metrics on a new registry, with the Go runtime and
@@ -90,6 +93,12 @@ func New(info BuildInfo) *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "reloads_total", Help: "Reloads (SIGHUP) by result: applied or rejected.",
 	}, []string{"result"})
+	regionCounter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, []string{"camera", "region"})
+	}
+	m.regionRuns = regionCounter("region_inferences_total", "Crops of a region that went through its model.")
+	m.regionIdle = regionCounter("region_idle_total", "Frames a region's trigger let pass without inference (no motion, interval not due).")
+	m.stateChanges = regionCounter("region_state_changes_total", "Confirmed changes of a region's state.")
 	m.reloads.WithLabelValues("applied")
 	m.reloads.WithLabelValues("rejected")
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -97,7 +106,7 @@ func New(info BuildInfo) *Metrics {
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(info.Version, runtime.Version()).Set(1)
 	reg.MustRegister(m.inferred, m.published, m.publishErrors, m.inferErrors, m.gated, m.stage,
-		m.modelLoad, m.modelInfo, m.engineInfo, m.reloads, build,
+		m.modelLoad, m.modelInfo, m.engineInfo, m.reloads, m.regionRuns, m.regionIdle, m.stateChanges, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -155,6 +164,20 @@ func (m *Metrics) Camera(name string) *Camera {
 	c.Publish = m.stage.WithLabelValues(name, StagePublish)
 	c.Total = m.stage.WithLabelValues(name, StageTotal)
 	return c
+}
+
+// Region returns the counters of one camera's region.
+func (m *Metrics) Region(camera, region string) *Region {
+	return &Region{
+		Inferred: m.regionRuns.WithLabelValues(camera, region),
+		Idle:     m.regionIdle.WithLabelValues(camera, region),
+		Changes:  m.stateChanges.WithLabelValues(camera, region),
+	}
+}
+
+// Region holds one region's counters.
+type Region struct {
+	Inferred, Idle, Changes prometheus.Counter
 }
 
 // Camera holds one camera's counters and stage histograms.

@@ -67,7 +67,7 @@ func (o *Outbox) Run(ctx context.Context, s Sender) error {
 			payload = buf
 		}
 		sctx, cancel := context.WithTimeout(ctx, o.opts.SendTimeout)
-		err := s.Send(sctx, it.topic, payload)
+		err := s.Send(sctx, it.topic, payload, it.retain)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {

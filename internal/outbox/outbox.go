@@ -52,7 +52,7 @@ const (
 // (PUBACK at QoS 1). *mqtt.Publisher (internal/publish/mqtt) is the
 // production Sender.
 type Sender interface {
-	Send(ctx context.Context, topic string, payload []byte) error
+	Send(ctx context.Context, topic string, payload []byte, retain bool) error
 	Connected() bool
 }
 
@@ -89,6 +89,7 @@ type item struct {
 	size     int64
 	accepted int64 // unix ns
 	change   bool  // the top label differs from the camera's previous result
+	retain   bool  // published retained (a region's state)
 	mem      bool  // in the memory lane: not on disk
 	topic    string
 	payload  []byte
@@ -201,7 +202,7 @@ func (o *Outbox) Write(_ context.Context, m publish.Message) error {
 	if o.isClosed {
 		return errors.New("queue: closed")
 	}
-	it := item{accepted: time.Now().UnixNano(), change: m.Change, topic: m.Topic}
+	it := item{accepted: time.Now().UnixNano(), change: m.Change, retain: m.Retain, topic: m.Topic}
 	data := encode(&it, m.Payload)
 	it.size = int64(len(data) + 8)
 	req := &request{it: it, data: data, done: make(chan struct{})}

@@ -81,8 +81,8 @@ func mkResult(frame uint64, label string) *result.Result {
 // package for its policies.)
 type pahoSender struct{ c paho.Client }
 
-func (s pahoSender) Send(ctx context.Context, topic string, payload []byte) error {
-	tok := s.c.Publish(topic, 1, false, payload)
+func (s pahoSender) Send(ctx context.Context, topic string, payload []byte, retain bool) error {
+	tok := s.c.Publish(topic, 1, retain, payload)
 	select {
 	case <-tok.Done():
 		return tok.Error()

@@ -20,6 +20,7 @@ const (
 	headerLenV1   = 12
 	headerLen     = 16
 	flagChange    = 1
+	flagRetain    = 2 // published retained (a region's state)
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -28,7 +29,10 @@ func encode(it *item, payload []byte) []byte {
 	b := make([]byte, headerLen, headerLen+len(it.topic)+len(payload))
 	b[0] = recordVersion
 	if it.change {
-		b[1] = flagChange
+		b[1] |= flagChange
+	}
+	if it.retain {
+		b[1] |= flagRetain
 	}
 	binary.BigEndian.PutUint64(b[2:], uint64(it.accepted))
 	binary.BigEndian.PutUint16(b[10:], uint16(len(it.topic)))
@@ -74,7 +78,7 @@ func decode(k, v []byte) (item, []byte, error) {
 		return item{}, nil, err
 	}
 	it := item{key: binary.BigEndian.Uint64(k), size: int64(len(v) + len(k)),
-		accepted: int64(binary.BigEndian.Uint64(v[2:])), change: v[1]&flagChange != 0,
+		accepted: int64(binary.BigEndian.Uint64(v[2:])), change: v[1]&flagChange != 0, retain: v[1]&flagRetain != 0,
 		topic: string(topic)}
 	return it, v[hdr+n:], nil
 }

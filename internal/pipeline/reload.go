@@ -53,14 +53,6 @@ func openStages(name string, m *Model) (*stages, error) {
 	return st, nil
 }
 
-// use makes st the worker's stages. The caller holds w.mu, or the worker
-// is not running yet.
-func (w *worker) use(st *stages) {
-	w.model, w.sess, w.conv, w.post = st.model, st.sess, st.conv, st.post
-	w.input = st.sess.InputBuffer(0)
-	w.inferCost = st.cost
-}
-
 // newFilter builds a camera's publish filter; its top-k defaults to the
 // model's.
 func newFilter(name string, fc decide.Config, m *Model) (decide.Config, *decide.Filter, error) {
@@ -81,10 +73,11 @@ type filterSwap struct {
 	from uint64
 }
 
-// CameraUpdate is a running camera's new model and publish settings.
+// CameraUpdate is a running camera's new models and publish settings.
 type CameraUpdate struct {
-	Model  *Model
-	Filter decide.Config
+	Model   *Model            // the camera's model (without regions)
+	Regions map[string]*Model // with regions: each region's model, by name
+	Filter  decide.Config
 }
 
 // Swap is a reload built beside the running pipeline: new sessions,
@@ -97,19 +90,19 @@ type Swap struct {
 }
 
 type change struct {
-	w         *worker
-	st        *stages // nil: the model stays
-	filter    *decide.Filter
-	filterCfg decide.Config // nil filter: the filter stays
+	w       *worker
+	groups  []*group         // nil: the models stay
+	filters []*decide.Filter // per unit; nil entries keep the unit's filter
+	cfgs    []decide.Config
 }
 
 // Prepare builds what updates need beside the running cameras, without
-// touching them. A camera whose model is the one it runs keeps its session;
-// a camera whose publish settings (or its model's top-k) are unchanged
-// keeps its filter and with it its smoothing history. The new model must
-// take the frames the camera already produces: the same input size and
-// channel order (anything else needs a restart). Cameras not in updates
-// stay as they are.
+// touching them. A camera whose models are the ones it runs keeps its
+// sessions; a unit (region) whose publish settings (or its model's top-k)
+// are unchanged keeps its filter and with it its smoothing history. A new
+// model must take the crops the camera already produces: the same input
+// size and channel order (anything else needs a restart). Cameras not in
+// updates stay as they are.
 func (p *Pipeline) Prepare(updates map[string]CameraUpdate) (*Swap, error) {
 	s := &Swap{p: p}
 	names := make([]string, 0, len(updates))
@@ -118,46 +111,74 @@ func (p *Pipeline) Prepare(updates map[string]CameraUpdate) (*Swap, error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		u := updates[name]
-		i := slices.IndexFunc(p.workers, func(w *worker) bool { return w.name == name })
-		if i < 0 {
-			s.Discard()
-			return nil, fmt.Errorf("camera %q: not running (adding a camera needs a restart)", name)
-		}
-		if u.Model == nil {
-			s.Discard()
-			return nil, fmt.Errorf("camera %q: no model", name)
-		}
-		w := p.workers[i]
-		c := change{w: w}
-		if u.Model != w.model {
-			if err := sameInput(name, w.model, u.Model); err != nil {
-				s.Discard()
-				return nil, err
-			}
-			st, err := openStages(name, u.Model)
-			if err != nil {
-				s.Discard()
-				return nil, err
-			}
-			c.st = st
-		}
-		fc, f, err := newFilter(name, u.Filter, u.Model)
+		c, err := p.prepare(name, updates[name])
 		if err != nil {
-			if c.st != nil {
-				c.st.sess.Close()
-			}
 			s.Discard()
 			return nil, err
 		}
-		if fc != w.filterCfg {
-			c.filter, c.filterCfg = f, fc
-		}
-		if c.st != nil || c.filter != nil {
+		if c.groups != nil || slices.ContainsFunc(c.filters, func(f *decide.Filter) bool { return f != nil }) {
 			s.changes = append(s.changes, c)
 		}
 	}
 	return s, nil
+}
+
+func (p *Pipeline) prepare(name string, u CameraUpdate) (change, error) {
+	i := slices.IndexFunc(p.workers, func(w *worker) bool { return w.name == name })
+	if i < 0 {
+		return change{}, fmt.Errorf("camera %q: not running (adding a camera needs a restart)", name)
+	}
+	w := p.workers[i]
+	c := change{w: w}
+	models := make([]*Model, len(w.units))
+	same := true
+	w.mu.Lock()
+	old := make([]*Model, len(w.units))
+	for j, un := range w.units {
+		old[j] = un.model
+	}
+	w.mu.Unlock()
+	for j, un := range w.units {
+		m := u.Model
+		if un.name != "" {
+			m = u.Regions[un.name]
+		}
+		if m == nil {
+			if un.name != "" {
+				return change{}, fmt.Errorf("camera %q: region %q: no model", name, un.name)
+			}
+			return change{}, fmt.Errorf("camera %q: no model", name)
+		}
+		if m != old[j] {
+			if err := sameInput(name, old[j], m); err != nil {
+				return change{}, err
+			}
+			same = false
+		}
+		models[j] = m
+	}
+	if !same {
+		groups, err := openGroups(name, w.units, models, w.batch, w.log)
+		if err != nil {
+			return change{}, err
+		}
+		c.groups = groups
+	}
+	c.filters = make([]*decide.Filter, len(w.units))
+	c.cfgs = make([]decide.Config, len(w.units))
+	for j, un := range w.units {
+		fc, f, err := newFilter(name, u.Filter, models[j])
+		if err != nil {
+			for _, g := range c.groups {
+				g.close()
+			}
+			return change{}, err
+		}
+		if fc != un.filterCfg {
+			c.filters[j], c.cfgs[j] = f, fc
+		}
+	}
+	return c, nil
 }
 
 // sameInput checks that the camera's frames, sized and ordered for old,
@@ -183,27 +204,29 @@ func (s *Swap) Changed() []string {
 	return out
 }
 
-// Apply puts the prepared stages and filters in place. Each camera switches
-// between two frames: a frame being inferred finishes on the old model, the
-// next one uses the new model. The old sessions are closed; closing the
-// old models is the caller's business once Apply has returned.
+// Apply puts the prepared sessions and filters in place. Each camera
+// switches between two frames: a frame being inferred finishes on the old
+// models, the next one uses the new ones. The old sessions are closed;
+// closing the old models is the caller's business once Apply has returned.
 func (s *Swap) Apply() error {
 	var errs []error
 	for _, c := range s.changes {
 		w := c.w
-		var old infer.Session
-		w.mu.Lock() // between two frames: model and filter change together
-		if c.st != nil {
-			old = w.sess
-			w.use(c.st)
+		var old []*group
+		w.mu.Lock() // between two frames: models and filters change together
+		if c.groups != nil {
+			old = w.groups
+			w.use(c.groups)
 		}
-		if c.filter != nil {
-			w.filterCfg = c.filterCfg
-			w.pendingFilter = c.filter
+		for j, f := range c.filters {
+			if f != nil {
+				w.units[j].filterCfg = c.cfgs[j]
+				w.units[j].pendingFilter = f
+			}
 		}
 		w.mu.Unlock()
-		if old != nil {
-			errs = append(errs, old.Close())
+		for _, g := range old {
+			errs = append(errs, g.close())
 		}
 	}
 	s.changes = nil
@@ -213,8 +236,8 @@ func (s *Swap) Apply() error {
 // Discard closes the prepared sessions; nothing running changes.
 func (s *Swap) Discard() {
 	for _, c := range s.changes {
-		if c.st != nil {
-			c.st.sess.Close()
+		for _, g := range c.groups {
+			g.close()
 		}
 	}
 	s.changes = nil

@@ -18,6 +18,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/edged-io/edged/internal/infer"
 )
@@ -43,8 +45,72 @@ var Modes = []string{Stretch, CenterCrop, Letterbox}
 // camera or model, so that its arithmetic cannot overflow.
 const MaxSide = 1 << 20
 
+// Coord is one coordinate or size of a Box: pixels, or with Frac a
+// fraction of the frame's width or height (a configuration writes 1 for
+// one pixel and 1.0 for the whole side).
+type Coord struct {
+	V    float64
+	Frac bool
+}
+
+// String writes c as a configuration would.
+func (c Coord) String() string {
+	if c.Frac {
+		s := strconv.FormatFloat(c.V, 'f', -1, 64)
+		if !strings.ContainsAny(s, ".e") {
+			s += ".0"
+		}
+		return s
+	}
+	return strconv.FormatFloat(c.V, 'f', -1, 64)
+}
+
+// px resolves c on a side of n pixels.
+func (c Coord) px(n int) int {
+	if c.Frac {
+		return int(math.Round(c.V * float64(n)))
+	}
+	return int(c.V)
+}
+
+// Box is a rectangle whose coordinates may be fractions of the frame, so
+// that it keeps its place when a stream's resolution changes.
+type Box struct {
+	X Coord `yaml:"x"`
+	Y Coord `yaml:"y"`
+	W Coord `yaml:"w"`
+	H Coord `yaml:"h"`
+}
+
+// IsZero reports whether b is unset.
+func (b Box) IsZero() bool { return b == Box{} }
+
+// String writes b as {x, y, w, h} the way a configuration gives it.
+func (b Box) String() string {
+	return fmt.Sprintf("{x: %s, y: %s, w: %s, h: %s}", b.X, b.Y, b.W, b.H)
+}
+
+// Rect resolves b in a w×h frame. A fractional edge is rounded once, so
+// regions that tile the frame in fractions meet without gaps.
+func (b Box) Rect(w, h int) Rect {
+	x, y := b.X.px(w), b.Y.px(h)
+	r := Rect{X: x, Y: y, W: b.W.px(w), H: b.H.px(h)}
+	if b.W.Frac && b.X.Frac {
+		r.W = int(math.Round((b.X.V+b.W.V)*float64(w))) - x
+	}
+	if b.H.Frac && b.Y.Frac {
+		r.H = int(math.Round((b.Y.V+b.H.V)*float64(h))) - y
+	}
+	return r
+}
+
 // Spec says how a frame becomes a model input image.
 type Spec struct {
+	// Box, when set, is a region's rectangle: unlike ROI it is resolved
+	// against each frame's size and must lie inside the frame (Plan fails
+	// naming Field otherwise).
+	Box      Box
+	Field    string // the configuration field Box came from, for errors
 	ROI      Rect   // optional region of interest in source pixels; empty = whole frame
 	Mode     string // Stretch (default), CenterCrop or Letterbox
 	Width    int    // output size: the model's input width and height
@@ -86,7 +152,17 @@ func (s Spec) Plan(srcW, srcH int) (crop, dst Rect, err error) {
 		return crop, dst, fmt.Errorf("frame size %dx%d: want 1..%d on each side", srcW, srcH, MaxSide)
 	}
 	crop = Rect{0, 0, srcW, srcH}
-	if !s.ROI.Empty() {
+	if !s.Box.IsZero() {
+		r := s.Box.Rect(srcW, srcH)
+		if r.Empty() || r.X+r.W > srcW || r.Y+r.H > srcH {
+			field := s.Field
+			if field == "" {
+				field = "region"
+			}
+			return crop, dst, fmt.Errorf("%s: %s is %dx%d at (%d,%d), which does not fit the %dx%d frame", field, s.Box, r.W, r.H, r.X, r.Y, srcW, srcH)
+		}
+		crop = r
+	} else if !s.ROI.Empty() {
 		if s.ROI.X >= srcW || s.ROI.Y >= srcH {
 			return crop, dst, fmt.Errorf("roi %+v starts outside the %dx%d frame", s.ROI, srcW, srcH)
 		}

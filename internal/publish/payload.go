@@ -31,6 +31,9 @@ func (e *Encoder) Encode(camera string, seq uint64, r *result.Result) []byte {
 	b = strconv.AppendInt(b, PayloadVersion, 10)
 	b = appendStr(append(b, `,"device":`...), e.Device)
 	b = appendStr(append(b, `,"camera":`...), camera)
+	if r.Region != "" {
+		b = appendStr(append(b, `,"region":`...), r.Region)
+	}
 	b = appendStr(append(b, `,"boot":`...), e.Boot)
 	b = strconv.AppendUint(append(b, `,"seq":`...), seq, 10)
 	b = strconv.AppendUint(append(b, `,"frame":`...), r.Frame, 10)
@@ -97,6 +100,7 @@ type Payload struct {
 	V       int             `json:"v"`
 	Device  string          `json:"device"`
 	Camera  string          `json:"camera"`
+	Region  string          `json:"region,omitempty"`
 	Boot    string          `json:"boot"`
 	Seq     uint64          `json:"seq"`
 	Frame   uint64          `json:"frame"`

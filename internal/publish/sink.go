@@ -23,8 +23,12 @@ type Message struct {
 	Payload []byte
 	// Change: the top label differs from the camera's previous message
 	// (a camera's first message is a change). The queue's
-	// keep_state_changes policy reads it.
+	// keep_state_changes policy reads it. A region's results compare
+	// with the region's previous one; state messages are changes.
 	Change bool
+	// Retain: the broker keeps the message for later subscribers (a
+	// region's state).
+	Retain bool
 }
 
 // Output takes encoded messages. Write returns once the message is handed
@@ -64,14 +68,14 @@ type Sink struct {
 	encoded atomic.Uint64
 }
 
-// camSeq is one camera's sequence, topic, last top label and encoder.
+// camSeq is one camera's sequence, topic, last top labels (per region)
+// and encoder.
 type camSeq struct {
-	mu      sync.Mutex // held while one of the camera's results is written
-	topic   string
-	seq     uint64
-	top     string
-	started bool
-	enc     Encoder
+	mu    sync.Mutex // held while one of the camera's results is written
+	topic string
+	seq   uint64
+	top   map[string]string // by region ("" for the whole frame); absent until its first result
+	enc   Encoder
 }
 
 // NewSink returns a sink writing to outs, in that order.
@@ -87,7 +91,7 @@ func (s *Sink) Publish(ctx context.Context, camera string, r *result.Result) err
 	s.mu.Lock()
 	c, ok := s.cams[camera]
 	if !ok {
-		c = &camSeq{topic: s.id.Topic(camera), enc: Encoder{Device: s.id.Device, Boot: s.id.Boot}}
+		c = &camSeq{topic: s.id.Topic(camera), top: map[string]string{}, enc: Encoder{Device: s.id.Device, Boot: s.id.Boot}}
 		s.cams[camera] = c
 	}
 	s.mu.Unlock()
@@ -96,9 +100,10 @@ func (s *Sink) Publish(ctx context.Context, camera string, r *result.Result) err
 	defer c.mu.Unlock()
 	c.seq++
 	top := r.Top()
-	m := Message{Camera: camera, Topic: c.topic, Seq: c.seq, Change: !c.started || top != c.top,
+	prev, started := c.top[r.Region]
+	m := Message{Camera: camera, Topic: c.topic, Seq: c.seq, Change: !started || top != prev,
 		Payload: c.enc.Encode(camera, c.seq, r)}
-	c.top, c.started = top, true
+	c.top[r.Region] = top
 	s.encoded.Add(1)
 	var errs []error
 	for _, o := range s.outs {
@@ -112,3 +117,6 @@ func (s *Sink) Publish(ctx context.Context, camera string, r *result.Result) err
 // Encoded is how many results the sink has encoded: one per result,
 // whatever the outputs.
 func (s *Sink) Encoded() uint64 { return s.encoded.Load() }
+
+// Identity is what the sink's messages share.
+func (s *Sink) Identity() Identity { return s.id }

@@ -33,6 +33,7 @@ type Result struct {
 	Frame    uint64    // source frame number (counts frames dropped before inference)
 	Captured time.Time // capture time
 	File     string    // image file name, for folder sources
+	Region   string    // the camera's region the result is for; "" for the whole frame
 	Model    ModelRef
 	Labels   []Label // best first
 	Latency  Latency
@@ -110,4 +111,25 @@ func Grade(cameras []State, deliverable bool) Health {
 		return Degraded
 	}
 	return Healthy
+}
+
+// Unknown is a region's state before its first confirmed label.
+const Unknown = "unknown"
+
+// RegionState is a region's confirmed state: the label that held.
+type RegionState struct {
+	Label string    // Unknown before the first confirmed label
+	Score float32   // the confirming result's top score
+	Since time.Time // when the state began (the confirming frame's capture time)
+	Seq   uint64    // the region's confirmed changes, from 1, across restarts
+	Model ModelRef  // the model that confirmed it
+}
+
+// StateChange is a region's confirmed change of state, or (Restored) the
+// state a region resumes with after a restart, announced again.
+type StateChange struct {
+	Camera, Region string
+	From, To       RegionState
+	At             time.Time // the frame that confirmed it (Restored: the start)
+	Restored       bool
 }

@@ -22,7 +22,8 @@ import (
 type Invocation struct {
 	Session int    // which session, from 0 in the order they were opened
 	N       int    // the session's invocation count, from 0
-	Input   []byte // the first input tensor's bytes as the caller wrote them
+	Input   []byte // the first input tensor's bytes as the caller wrote them (one image's, in a batch)
+	Image   int    // the image's place in a batch, from 0 (0 without one)
 }
 
 // Script answers one Invoke: the first output's scores (one per class;
@@ -34,12 +35,17 @@ type Script func(Invocation) (scores []float32, latency time.Duration, err error
 // zero scores at once.
 type Engine struct {
 	Script Script
+	// Batch lets sessions resize their batch (infer.SetBatch), as a
+	// runtime that can resize inputs does; the script is then asked once
+	// per image, and the invoke's latency is the longest image's.
+	Batch bool
 
 	mu       sync.Mutex
 	loads    int
 	sessions int
 	open     int // models loaded and not closed
 	invokes  int
+	images   int
 }
 
 // Fixed returns a script giving scores after latency on every invoke.
@@ -73,14 +79,15 @@ type Stats struct {
 	Loads    int // models loaded
 	Open     int // models loaded and not closed yet
 	Sessions int // sessions opened
-	Invokes  int
+	Invokes  int // calls of Invoke (a batch counts once)
+	Images   int // images scored: one per invoke, or a batch's size
 }
 
 // Stats returns the counters so far.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Stats{Loads: e.loads, Open: e.open, Sessions: e.sessions, Invokes: e.invokes}
+	return Stats{Loads: e.loads, Open: e.open, Sessions: e.sessions, Invokes: e.invokes, Images: e.images}
 }
 
 func tensors(ts []modelfile.Tensor) []infer.TensorInfo {
@@ -116,14 +123,41 @@ func (m *model) NewSession() (infer.Session, error) {
 	id := m.e.sessions
 	m.e.sessions++
 	m.e.mu.Unlock()
-	s := &session{m: m, id: id}
-	for _, t := range m.in {
+	s := &session{m: m, id: id, in: m.in, out: m.out, batch: 1}
+	s.alloc()
+	return s, nil
+}
+
+func (s *session) alloc() {
+	s.inBufs, s.outBufs = nil, nil
+	for _, t := range s.in {
 		s.inBufs = append(s.inBufs, make([]byte, t.Bytes))
 	}
-	for _, t := range m.out {
+	for _, t := range s.out {
 		s.outBufs = append(s.outBufs, make([]byte, t.Bytes))
 	}
-	return s, nil
+}
+
+// SetBatch resizes the first input's and output's batch dimension, when
+// the engine allows batches.
+func (s *session) SetBatch(n int) error {
+	if !s.m.e.Batch {
+		return infer.ErrNoBatch
+	}
+	if n < 1 {
+		return fmt.Errorf("infertest: batch %d", n)
+	}
+	resized := func(ts []infer.TensorInfo) []infer.TensorInfo {
+		out := append([]infer.TensorInfo(nil), ts...)
+		t := out[0]
+		t.Shape = append([]int{n}, t.Shape[1:]...)
+		t.Bytes = t.Elements() * t.Type.Size()
+		out[0] = t
+		return out
+	}
+	s.in, s.out, s.batch = resized(s.m.in), resized(s.m.out), n
+	s.alloc()
+	return nil
 }
 
 func (m *model) Close() error {
@@ -141,14 +175,16 @@ func (m *model) Close() error {
 type session struct {
 	m       *model
 	id, n   int
+	in, out []infer.TensorInfo
+	batch   int
 	inBufs  [][]byte
 	outBufs [][]byte
 	mu      sync.Mutex
 	closed  bool
 }
 
-func (s *session) Inputs() []infer.TensorInfo  { return s.m.in }
-func (s *session) Outputs() []infer.TensorInfo { return s.m.out }
+func (s *session) Inputs() []infer.TensorInfo  { return s.in }
+func (s *session) Outputs() []infer.TensorInfo { return s.out }
 func (s *session) InputBuffer(i int) []byte    { return s.inBufs[i] }
 func (s *session) OutputBuffer(i int) []byte   { return s.outBufs[i] }
 
@@ -161,22 +197,33 @@ func (s *session) Invoke() error {
 	}
 	s.m.e.mu.Lock()
 	s.m.e.invokes++
+	s.m.e.images += s.batch
 	script := s.m.e.Script
 	s.m.e.mu.Unlock()
-	var scores []float32
-	if script != nil {
-		var latency time.Duration
-		var err error
-		scores, latency, err = script(Invocation{Session: s.id, N: s.n, Input: s.inBufs[0]})
-		s.n++
-		if latency > 0 {
-			time.Sleep(latency)
+	inSize, outSize := len(s.inBufs[0])/s.batch, len(s.outBufs[0])/s.batch
+	row := s.m.out[0] // one image's output
+	var wait time.Duration
+	for b := range s.batch {
+		var scores []float32
+		if script != nil {
+			var latency time.Duration
+			var err error
+			scores, latency, err = script(Invocation{Session: s.id, N: s.n, Input: s.inBufs[0][b*inSize : (b+1)*inSize], Image: b})
+			wait = max(wait, latency)
+			if err != nil {
+				s.n++
+				return err
+			}
 		}
-		if err != nil {
+		if err := encode(s.outBufs[0][b*outSize:(b+1)*outSize], row, scores); err != nil {
 			return err
 		}
 	}
-	return encode(s.outBufs[0], s.m.out[0], scores)
+	s.n++
+	if wait > 0 {
+		time.Sleep(wait)
+	}
+	return nil
 }
 
 // encode writes scores into an output tensor of t's type, quantized with

@@ -87,7 +87,16 @@ func (m *model) NewSession() (infer.Session, error) {
 		}
 		return nil, err
 	}
-	return infer.NewSession(it, convert(it.Inputs()), convert(it.Outputs())), nil
+	resize := func(shape []int) ([]infer.TensorInfo, []infer.TensorInfo, error) {
+		if err := it.ResizeInput(0, shape); err != nil {
+			if errors.Is(err, tflite.ErrNoResize) {
+				return nil, nil, infer.ErrNoBatch
+			}
+			return nil, nil, err
+		}
+		return convert(it.Inputs()), convert(it.Outputs()), nil
+	}
+	return infer.NewBatchSession(it, convert(it.Inputs()), convert(it.Outputs()), resize), nil
 }
 
 // builtinMissing matches the runtime's words for a builtin operator it

@@ -39,6 +39,7 @@ var ErrRefused = errors.New("refused")
 type mqttClient interface {
 	Connect() paho.Token
 	Publish(topic string, qos byte, retained bool, payload any) paho.Token
+	Subscribe(topic string, qos byte, callback paho.MessageHandler) paho.Token
 	IsConnectionOpen() bool
 	Disconnect(quiesce uint)
 }
@@ -63,6 +64,7 @@ type Publisher struct {
 
 	mu     sync.Mutex
 	closed bool
+	subs   map[string]func(payload []byte) // topic → handler, subscribed again on every connection
 }
 
 // New prepares a publisher for device on the broker in cfg; Connect
@@ -105,6 +107,7 @@ func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient 
 		SetOnConnectHandler(func(paho.Client) {
 			p.log.Info("connected to broker")
 			p.client.Publish(p.status, 1, true, "online")
+			p.resubscribe()
 			p.upOnce.Do(func() { close(p.up) })
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
@@ -309,15 +312,16 @@ func (p *Publisher) Connect(ctx context.Context) error {
 // Write publishes m's payload on m.Topic (a copy: paho keeps it until the
 // broker acknowledges), waiting as Send does.
 func (p *Publisher) Write(ctx context.Context, m publish.Message) error {
-	return p.Send(ctx, m.Topic, append([]byte(nil), m.Payload...))
+	return p.Send(ctx, m.Topic, append([]byte(nil), m.Payload...), m.Retain)
 }
 
-// Send publishes an already encoded payload on topic at the configured QoS
+// Send publishes an already encoded payload on topic at the configured QoS,
+// retained when retain or broker.retain is set,
 // and waits for the broker's acknowledgement (PUBACK at QoS 1) or ctx. The
 // persistent queue (internal/outbox) delivers through it. Before the first
 // connection it waits for one: paho drops messages stored before a clean
 // session's first connection without completing their tokens.
-func (p *Publisher) Send(ctx context.Context, topic string, payload []byte) error {
+func (p *Publisher) Send(ctx context.Context, topic string, payload []byte, retain bool) error {
 	select {
 	case <-p.up:
 	default:
@@ -334,7 +338,7 @@ func (p *Publisher) Send(ctx context.Context, topic string, payload []byte) erro
 		p.mu.Unlock()
 		return errors.New("publish: publisher is closed")
 	}
-	tok := p.client.Publish(topic, byte(p.cfg.QoS), p.cfg.Retain, payload)
+	tok := p.client.Publish(topic, byte(p.cfg.QoS), retain || p.cfg.Retain, payload)
 	p.mu.Unlock()
 	select {
 	case <-tok.Done():
@@ -345,6 +349,43 @@ func (p *Publisher) Send(ctx context.Context, topic string, payload []byte) erro
 	case <-ctx.Done():
 		return fmt.Errorf("publish to %s: %w", topic, ctx.Err())
 	}
+}
+
+// Subscribe calls handle with the payload of each message on topic, from
+// the next connection on (and the current one, if open): the session is
+// clean, so every connection subscribes again. handle runs on paho's
+// goroutine and must not block.
+func (p *Publisher) Subscribe(topic string, handle func(payload []byte)) {
+	p.mu.Lock()
+	if p.subs == nil {
+		p.subs = map[string]func([]byte){}
+	}
+	p.subs[topic] = handle
+	p.mu.Unlock()
+	if p.client.IsConnectionOpen() {
+		p.subscribe(topic, handle)
+	}
+}
+
+func (p *Publisher) resubscribe() {
+	p.mu.Lock()
+	subs := make(map[string]func([]byte), len(p.subs))
+	for t, h := range p.subs {
+		subs[t] = h
+	}
+	p.mu.Unlock()
+	for t, h := range subs {
+		p.subscribe(t, h)
+	}
+}
+
+func (p *Publisher) subscribe(topic string, handle func([]byte)) {
+	tok := p.client.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) { handle(m.Payload()) })
+	go func() {
+		if tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
+			p.log.Warn("subscribing failed", "topic", topic, "err", tok.Error())
+		}
+	}()
 }
 
 // URL is the broker's address.

@@ -58,6 +58,8 @@ typedef struct {
 	void (*XNNPackDelete)(TfLiteDelegate*);
 	// Newer libraries only: reports the flags a delegate was created with.
 	uint32_t (*XNNPackGetFlags)(TfLiteDelegate*);
+	// Optional: changes an input's shape (batching several images).
+	int (*ResizeInput)(TfLiteInterpreter*, int32_t, const int*, int32_t);
 } edged_api;
 
 static void* edged_sym(void* h, const char* name, char* missing, size_t n) {
@@ -109,6 +111,7 @@ static edged_api* edged_open(const char* path, char* err, size_t n) {
 	a->XNNPackCreate = dlsym(h, "TfLiteXNNPackDelegateCreate");
 	a->XNNPackDelete = dlsym(h, "TfLiteXNNPackDelegateDelete");
 	a->XNNPackGetFlags = dlsym(h, "TfLiteXNNPackDelegateGetFlags");
+	a->ResizeInput = dlsym(h, "TfLiteInterpreterResizeInputTensor");
 	return a;
 }
 
@@ -172,6 +175,13 @@ static void api_interpreter_delete(edged_api* a, TfLiteInterpreter* in, TfLiteDe
 	if (d != NULL) a->XNNPackDelete(d);
 }
 static int api_allocate(edged_api* a, TfLiteInterpreter* in) { return a->AllocateTensors(in); }
+static int api_can_resize(edged_api* a) { return a->ResizeInput != NULL; }
+// api_resize sets input i's shape to the n dims at dims (C memory) and
+// reallocates the tensors.
+static int api_resize(edged_api* a, TfLiteInterpreter* in, int32_t i, const int* dims, int32_t n) {
+	if (a->ResizeInput(in, i, dims, n) != 0) return 1;
+	return a->AllocateTensors(in) != 0 ? 2 : 0;
+}
 // One interpreter's invoke, in C memory, for edged_tfl_invoke_call on the
 // interpreter's own thread (internal/cthread).
 typedef struct {
@@ -428,6 +438,49 @@ func (it *Interpreter) Invoke() error {
 	if s != 0 {
 		return &Error{Op: "invoke", Message: it.message()}
 	}
+	return nil
+}
+
+// ErrNoResize is ResizeInput's error on a library without
+// TfLiteInterpreterResizeInputTensor.
+var ErrNoResize = errors.New("tflite: this library cannot resize input tensors")
+
+// ResizeInput gives input tensor i the shape and reallocates the tensors;
+// the inputs' and outputs' descriptions (and their memory) change. It
+// must not run while Invoke does (a session is used by one goroutine).
+func (it *Interpreter) ResizeInput(i int, shape []int) error {
+	it.model.mu.Lock()
+	defer it.model.mu.Unlock()
+	a := it.model.lib.api
+	if it.in == nil {
+		return fmt.Errorf("resize input: %w", ErrClosed)
+	}
+	if C.api_can_resize(a) == 0 {
+		return ErrNoResize
+	}
+	if i < 0 || i >= len(it.inputs) || len(shape) == 0 || len(shape) > 8 {
+		return fmt.Errorf("resize input %d to %v: no such input or a bad shape", i, shape)
+	}
+	dims := (*C.int)(C.calloc(C.size_t(len(shape)), C.size_t(unsafe.Sizeof(C.int(0)))))
+	defer C.free(unsafe.Pointer(dims))
+	ds := unsafe.Slice(dims, len(shape))
+	for k, d := range shape {
+		if d <= 0 || d > 1<<20 {
+			return fmt.Errorf("resize input %d to %v: dimension %d out of range", i, shape, d)
+		}
+		ds[k] = C.int(d)
+	}
+	switch C.api_resize(a, it.in, C.int32_t(i), dims, C.int32_t(len(shape))) {
+	case 0:
+	case 1:
+		return &Error{Op: "resize input", Message: it.message()}
+	default:
+		// The interpreter has no usable tensors now; the caller closes it.
+		it.inputs, it.outputs = nil, nil
+		return &Error{Op: "allocate tensors after resize", Message: it.message()}
+	}
+	it.inputs = it.tensors(int(C.api_input_count(a, it.in)), true)
+	it.outputs = it.tensors(int(C.api_output_count(a, it.in)), false)
 	return nil
 }
 

@@ -1,0 +1,517 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edged-io/edged/internal/camera"
+	"github.com/edged-io/edged/internal/decide"
+	"github.com/edged-io/edged/internal/metrics"
+	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/result"
+)
+
+// worker owns one camera's capture, sessions and result queue.
+type worker struct {
+	name string
+	log  *slog.Logger
+	cam  *camera.Camera
+	// units are what each frame is classified as: the camera's regions,
+	// or one unit for the whole frame.
+	units []*unit
+	// mu guards groups, each unit's model, group, slot and post, and
+	// inferCost: the infer loop holds it for one frame's conversions,
+	// invokes and post-processing, and a reload (Swap.Apply) takes it to
+	// replace them between two frames.
+	mu     sync.Mutex
+	groups []*group
+	sink   Sink
+	states StateSink
+	drain  time.Duration
+	met    *metrics.Camera
+	// free holds the camera's reusable results: every result is either
+	// here, being filled by the infer loop, queued, or being published.
+	free chan *result.Result
+	// inferSince is when the running convert, invoke and post-processing
+	// began (unix ns); 0 when the infer loop is not inside one.
+	inferSince atomic.Int64
+	// inferCost (guarded by mu) is a moving average of one frame's
+	// conversions, invokes and post-processing; file sources read the
+	// next frame to be ready then. New models start it from their warm-up.
+	inferCost time.Duration
+	gate      Gate          // nil: every frame is inferred
+	obs       Observer      // nil: nobody watches results
+	batch     bool          // try batch sessions for regions sharing a model
+	frames    atomic.Uint64 // frames inferred (one or more units)
+	costNS    atomic.Int64  // inferCost, for Stats
+
+	once sync.Once
+}
+
+// unit is one region of a camera (or its whole frame): its view of each
+// frame, trigger, state and publish filter.
+type unit struct {
+	name      string // the region; "" for the whole frame
+	view      int    // index into the frame's views
+	w, h      int    // the view's size
+	threshold float32
+	trig      Trigger
+	mot       *motion   // Motion trigger only
+	last      time.Time // capture time of the last inferred crop (infer loop)
+	met       *metrics.Region
+
+	// Guarded by worker.mu.
+	model *Model
+	grp   *group
+	slot  int
+
+	track *tracker // publishing goroutine
+	// pendingFilter (guarded by worker.mu) is a publish filter a reload
+	// brought; the infer loop hands it on through nextFilter so that it
+	// applies from the first result inferred after the reload, not to
+	// results queued before it.
+	pendingFilter *decide.Filter
+	filterCfg     decide.Config // what the newest filter was made from (TopK filled in)
+	nextFilter    atomic.Pointer[filterSwap]
+	queued        uint64 // results handed to the publishing goroutine (infer loop)
+	// filter and taken (the results it has been given) belong to the
+	// publishing goroutine.
+	filter *decide.Filter
+	taken  uint64
+}
+
+// item is a result queued for the publishing goroutine, with its unit.
+type item struct {
+	r *result.Result
+	u *unit
+}
+
+func newWorker(spec CameraSpec, opts Options) (*worker, error) {
+	name := spec.Camera.Name
+	w := &worker{name: name, sink: opts.Sink, states: opts.States, drain: opts.DrainTimeout,
+		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer, batch: !opts.NoBatch,
+		log: opts.Log.With("camera", name)}
+	cfg := spec.Camera
+	var models []*Model
+	if len(spec.Regions) == 0 {
+		if spec.Model == nil {
+			return nil, fmt.Errorf("camera %q: no model", name)
+		}
+		w.log = w.log.With("model", spec.Model.Name)
+		models = append(models, spec.Model)
+		w.units = append(w.units, &unit{trig: Trigger{Mode: Every}})
+		cfg.Views = []preprocess.Spec{cfg.Spec}
+	} else {
+		cfg.Views = nil
+		for i, rs := range spec.Regions {
+			if rs.Model == nil {
+				return nil, fmt.Errorf("camera %q: region %q: no model", name, rs.Name)
+			}
+			models = append(models, rs.Model)
+			u := &unit{name: rs.Name, view: i, threshold: rs.Threshold, trig: rs.Trigger,
+				met: opts.Metrics.Region(name, rs.Name)}
+			var restored State
+			if opts.Restore != nil {
+				restored, _ = opts.Restore(name, rs.Name)
+			}
+			u.track = newTracker(rs.Confirm, rs.MinScore, restored)
+			w.units = append(w.units, u)
+			cfg.Views = append(cfg.Views, preprocess.Spec{Box: rs.Box, Field: rs.Field, Mode: rs.Resize, PadValue: cfg.Spec.PadValue})
+		}
+	}
+	topK := 1
+	for i, u := range w.units {
+		m := models[i]
+		in := m.Info.Inputs[0]
+		u.w, u.h = in.Shape[2], in.Shape[1]
+		cfg.Views[i].Width, cfg.Views[i].Height = u.w, u.h
+		cfg.Views[i].BGR = m.BGR
+		if u.trig.Mode == Motion {
+			u.mot = newMotion(u.w, u.h, u.trig)
+		}
+		topK = max(topK, m.Post.TopK)
+		var err error
+		if u.filterCfg, u.filter, err = newFilter(name, spec.Filter, m); err != nil {
+			return nil, err
+		}
+	}
+	groups, err := openGroups(name, w.units, models, w.batch, w.log)
+	if err != nil {
+		return nil, err
+	}
+	w.use(groups)
+	w.free = make(chan *result.Result, queued+len(w.units)+1)
+	for range cap(w.free) {
+		w.free <- &result.Result{Labels: make([]result.Label, 0, topK)}
+	}
+	if w.cam, err = camera.New(cfg, w.log); err != nil {
+		w.closeGroups()
+		return nil, fmt.Errorf("camera %q: %w", name, err)
+	}
+	return w, nil
+}
+
+// use makes groups the worker's: each unit learns its group, slot, model
+// and post-processor. The caller holds w.mu, or the worker is not running
+// yet.
+func (w *worker) use(groups []*group) {
+	w.groups = groups
+	w.inferCost = 0
+	for _, g := range groups {
+		for slot, u := range g.units {
+			u.grp, u.slot, u.model = g, slot, g.model
+		}
+		w.inferCost += g.one.cost * time.Duration(len(g.units))
+	}
+}
+
+func (w *worker) closeGroups() error {
+	var errs []error
+	for _, g := range w.groups {
+		errs = append(errs, g.close())
+	}
+	return errors.Join(errs...)
+}
+
+// run drives capture, inference and publishing for one camera until ctx
+// ends or the source ends.
+func (w *worker) run(ctx context.Context) error {
+	capCtx, stopCapture := context.WithCancel(ctx)
+	defer stopCapture()
+	capDone := make(chan error, 1)
+	go func() { capDone <- w.cam.Run(capCtx) }()
+
+	// Results wait here for the publishing goroutine; inference never waits
+	// on the network unless the queue is full (then it back-pressures and
+	// nothing is dropped).
+	results := make(chan item, queued)
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- w.publishLoop(ctx, results) }()
+
+	inferErr := w.inferLoop(ctx, results)
+	close(results)
+	stopCapture()
+	capErr := <-capDone
+	pubErr := <-pubDone
+	if errors.Is(capErr, context.Canceled) {
+		capErr = nil
+	}
+	return errors.Join(inferErr, capErr, pubErr)
+}
+
+// inferLoop takes frames, works out which units are due, converts their
+// crops straight into the sessions' input tensors, invokes the models and
+// queues the results. In the steady state it allocates nothing: frames
+// and results are reused.
+func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
+	due := make([]*unit, 0, len(w.units))
+	var done []item
+	for {
+		f, err := w.cam.Next(ctx)
+		if errors.Is(err, camera.ErrEndOfInput) {
+			w.log.Info("end of input")
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("camera %q: %w", w.name, err)
+		}
+		if w.gate != nil && !w.gate.Allow() {
+			w.met.Gated.Inc()
+			w.cam.Release(f)
+			continue
+		}
+		due = due[:0]
+		for _, u := range w.units {
+			if u.due(f.Captured, f.Views[u.view]) {
+				due = append(due, u)
+			} else if u.met != nil {
+				u.met.Idle.Inc()
+			}
+		}
+		if len(due) == 0 {
+			w.cam.Release(f)
+			continue
+		}
+		// One result per due unit, taken before the lock: waiting for
+		// the publishing goroutine must not hold up a reload.
+		done = done[:0]
+		for _, u := range due {
+			select {
+			case r := <-w.free:
+				done = append(done, item{r: r, u: u})
+			case <-ctx.Done():
+				w.cam.Release(f)
+				return nil
+			}
+		}
+		t0 := time.Now()
+		w.inferSince.Store(t0.UnixNano())
+		w.mu.Lock() // a reload swaps models between frames, never within one
+		w.cam.WantNextAt(t0.Add(w.inferCost))
+		for _, it := range done {
+			if it.u.pendingFilter != nil {
+				it.u.nextFilter.Store(&filterSwap{f: it.u.pendingFilter, from: it.u.queued})
+				it.u.pendingFilter = nil
+			}
+		}
+		failed := w.inferFrame(f, done)
+		w.inferCost = ema(w.inferCost, time.Since(t0)) // under mu: a reload resets it
+		w.costNS.Store(int64(w.inferCost))
+		w.mu.Unlock()
+		w.frames.Add(1)
+		w.inferSince.Store(0)
+		w.cam.Release(f)
+		for _, it := range done {
+			if failed[it.u] != nil {
+				// A frame the model cannot take is skipped; the camera goes on.
+				w.met.Failed.Inc()
+				w.log.Warn("frame skipped", "frame", f.Number, "region", it.u.name, "err", failed[it.u])
+				w.free <- it.r
+				continue
+			}
+			it.u.ran(f.Captured)
+			w.met.Inferred.Inc()
+			if it.u.met != nil {
+				it.u.met.Inferred.Inc()
+			}
+			r := it.r
+			metrics.Observe(w.met.Capture, r.Latency.Capture)
+			metrics.Observe(w.met.Preprocess, r.Latency.Preprocess)
+			metrics.Observe(w.met.Infer, r.Latency.Infer)
+			if w.obs != nil {
+				w.obs.Observe(w.name, r)
+			}
+			select {
+			case out <- it:
+				it.u.queued++
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		clear(failed)
+	}
+}
+
+// inferFrame runs frame f's crops for the due units through their groups'
+// sessions, filling each item's result. It returns the units that failed,
+// with why. The caller holds w.mu.
+func (w *worker) inferFrame(f *camera.Frame, items []item) map[*unit]error {
+	var failed map[*unit]error
+	fail := func(u *unit, err error) {
+		if failed == nil {
+			failed = map[*unit]error{}
+		}
+		failed[u] = err
+	}
+	for _, g := range w.groups {
+		n := 0
+		for _, it := range items {
+			if it.u.grp == g {
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if g.batched(n) {
+			t0 := time.Now()
+			in := g.many.sess.InputBuffer(0)
+			var err error
+			for _, it := range items {
+				if it.u.grp == g && err == nil {
+					err = g.many.conv.Convert(in[it.u.slot*g.inBytes:(it.u.slot+1)*g.inBytes], f.Views[it.u.view])
+				}
+			}
+			t1 := time.Now()
+			if err == nil {
+				err = g.many.sess.Invoke()
+			}
+			t2 := time.Now()
+			g.costMany = ema(g.costMany, t2.Sub(t0))
+			raw := g.many.sess.OutputBuffer(g.model.Out)
+			for _, it := range items {
+				if it.u.grp != g {
+					continue
+				}
+				if err != nil {
+					fail(it.u, err)
+					continue
+				}
+				row := raw[it.u.slot*g.outBytes : (it.u.slot+1)*g.outBytes]
+				if perr := w.fill(it, f, row, t1.Sub(t0)/time.Duration(n), t2.Sub(t1)); perr != nil {
+					fail(it.u, perr)
+				}
+			}
+			continue
+		}
+		for _, it := range items {
+			if it.u.grp != g {
+				continue
+			}
+			t0 := time.Now()
+			err := g.one.conv.Convert(g.one.sess.InputBuffer(0), f.Views[it.u.view])
+			t1 := time.Now()
+			if err == nil {
+				err = g.one.sess.Invoke()
+			}
+			t2 := time.Now()
+			g.costOne = ema(g.costOne, t2.Sub(t0))
+			if err == nil {
+				err = w.fill(it, f, g.one.sess.OutputBuffer(g.model.Out), t1.Sub(t0), t2.Sub(t1))
+			}
+			if err != nil {
+				fail(it.u, err)
+			}
+		}
+	}
+	return failed
+}
+
+// fill writes the result of it's crop of f from its row of scores.
+func (w *worker) fill(it item, f *camera.Frame, row []byte, convert, invoke time.Duration) error {
+	r, u := it.r, it.u
+	t0 := time.Now()
+	*r = result.Result{
+		Frame:    f.Number,
+		Captured: f.Captured,
+		File:     f.File,
+		Region:   u.name,
+		Model:    u.model.Ref,
+		Labels:   r.Labels[:0],
+	}
+	var err error
+	r.Labels, err = u.grp.posts[u.slot].TopK(row, r.Labels)
+	now := time.Now()
+	r.Latency = result.Latency{
+		Capture:    f.ReadDur,
+		Preprocess: f.ResizeDur + convert,
+		Infer:      invoke + now.Sub(t0),
+		Total:      now.Sub(f.Captured), // Captured is when the read began
+	}
+	return err
+}
+
+// publishLoop tracks each region's state, applies the publish filter and
+// hands results to the sink. At shutdown it drains what is queued within
+// the drain timeout.
+func (w *worker) publishLoop(ctx context.Context, in <-chan item) error {
+	// Once ctx ends, what is still queued gets the drain timeout to reach
+	// the sink, so results already inferred are not lost on shutdown.
+	drainCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(w.drain, cancel)
+		context.AfterFunc(drainCtx, func() { t.Stop() })
+	})
+	defer stop()
+	for it := range in {
+		w.publish(drainCtx, it.u, it.r)
+		w.free <- it.r // never blocks: free has room for every result
+	}
+	return nil
+}
+
+// publish updates u's state from r, then hands r to the sink if u's
+// filter lets it through.
+func (w *worker) publish(ctx context.Context, u *unit, r *result.Result) {
+	t0 := time.Now()
+	if u.track != nil {
+		if from, changed := u.track.observe(r); changed {
+			u.met.Changes.Inc()
+			w.log.Info("region state changed", "region", u.name, "from", from.Label, "to", u.track.cur.Label,
+				"score", u.track.cur.Score, "after", r.Captured.Sub(from.Since).Round(time.Millisecond).String())
+			if w.states != nil {
+				c := StateChange{Camera: w.name, Region: u.name, From: from, To: u.track.cur, At: r.Captured}
+				if err := w.states.PublishState(ctx, c); err != nil {
+					w.met.PublishErrors.Inc()
+					w.log.Error("publishing a state change failed", "region", u.name, "err", err)
+				}
+			}
+		}
+	}
+	if s := u.nextFilter.Load(); s != nil && u.taken >= s.from {
+		// The first result inferred after a reload: its publish settings
+		// apply from here on.
+		u.filter = s.f
+		u.nextFilter.CompareAndSwap(s, nil)
+	}
+	u.taken++
+	if !u.filter.Accept(r, t0) {
+		return
+	}
+	if err := w.sink.Publish(ctx, w.name, r); err != nil {
+		w.met.PublishErrors.Inc()
+		w.log.Error("publish failed", "frame", r.Frame, "region", u.name, "err", err)
+		return
+	}
+	t1 := time.Now()
+	w.met.Published.Inc()
+	metrics.Observe(w.met.Publish, t1.Sub(t0))
+	metrics.Observe(w.met.Total, t1.Sub(r.Captured))
+}
+
+// ema folds d into a moving average of recent durations; the first
+// measurement starts it, so pacing is right from the second frame on.
+func ema(avg, d time.Duration) time.Duration {
+	if avg == 0 {
+		return d
+	}
+	return (7*avg + d) / 8
+}
+
+func (w *worker) close() error {
+	var err error
+	w.once.Do(func() {
+		var errs []error
+		if w.cam != nil {
+			errs = append(errs, w.cam.Close())
+		}
+		w.mu.Lock()
+		errs = append(errs, w.closeGroups())
+		w.mu.Unlock()
+		err = errors.Join(errs...)
+	})
+	return err
+}
+
+// CameraStats are a camera's inference counters.
+type CameraStats struct {
+	Frames uint64        // frames inferred since start
+	Cost   time.Duration // moving average of one frame's inference (every due region)
+}
+
+// Stats returns each camera's inference counters, by camera name.
+func (p *Pipeline) Stats() map[string]CameraStats {
+	out := make(map[string]CameraStats, len(p.workers))
+	for _, w := range p.workers {
+		out[w.name] = CameraStats{Frames: w.frames.Load(), Cost: time.Duration(w.costNS.Load())}
+	}
+	return out
+}
+
+// RegionStates returns each region's current state, by camera and region.
+// It reads what the publishing goroutines own, so it is for tests and
+// shutdown, once Run has returned.
+func (p *Pipeline) RegionStates() map[string]map[string]State {
+	out := map[string]map[string]State{}
+	for _, w := range p.workers {
+		for _, u := range w.units {
+			if u.track == nil {
+				continue
+			}
+			if out[w.name] == nil {
+				out[w.name] = map[string]State{}
+			}
+			out[w.name][u.name] = u.track.cur
+		}
+	}
+	return out
+}
