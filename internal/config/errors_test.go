@@ -107,6 +107,22 @@ func TestEveryErrorPath(t *testing.T) {
 		{"reconnect order", cam + "    reconnect:\n      initial: 10s\n      max: 1s\n", "cameras[0].reconnect.max", 6, "must be at least reconnect.initial"},
 		{"reconnect zero", cam + "    reconnect:\n      initial: 0s\n", "cameras[0].reconnect.initial", 5, "0s is not a positive duration"},
 
+		// regions
+		{"region name twice", cam + "    regions:\n      - {name: door, roi: {x: 0, y: 0, w: 10, h: 10}}\n      - {name: Door, roi: {x: 0, y: 0, w: 10, h: 10}}\n", "cameras[0].regions[1].name", 6, `region "Door" is already defined by cameras[0].regions[0].name`},
+		{"region name", cam + "    regions:\n      - {name: 'a/b', roi: {x: 0, y: 0, w: 1, h: 1}}\n", "cameras[0].regions[0].name", 5, "may only hold letters"},
+		{"region confirm 0", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 1, h: 1}, confirm: 0}\n", "cameras[0].regions[0].confirm", 5, "0 is not between 1 and 1000"},
+		{"region without size", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0}}\n", "cameras[0].regions[0].roi.w", 5, "is 0 or missing"},
+		{"region fraction past the edge", cam + "    regions:\n      - {name: d, roi: {x: 0.5, y: 0.0, w: 0.75, h: 1.0}}\n", "cameras[0].regions[0].roi.w", 5, "reaches past the frame's right edge"},
+		{"region fraction above 1", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 2.0, h: 1}}\n", "cameras[0].regions[0].roi.w", 5, "a fraction above 1.0"},
+		{"region coordinate not a number", cam + "    regions:\n      - {name: d, roi: {x: left, y: 0, w: 1, h: 1}}\n", "cameras[0].regions[0].roi.x", 5, "want pixels (a whole number such as 40) or a fraction"},
+		{"region with roi", cam + "    roi: {x: 0, y: 0, w: 5, h: 5}\n" + "    regions:\n      - {name: door, roi: {x: 0, y: 0, w: 10, h: 10}}\n", "cameras[0].roi", 4, "give either roi or regions"},
+		{"region model", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 1, h: 1}, model: big}\n", "cameras[0].regions[0].model", 5, `no model named "big"`},
+		{"region trigger", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 1, h: 1}, trigger: {mode: sometimes}}\n", "cameras[0].regions[0].trigger.mode", 5, `"sometimes" is not one of every, interval, motion`},
+		{"region min_area", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 1, h: 1}, trigger: {mode: motion, min_area: 0.0}}\n", "cameras[0].regions[0].trigger.min_area", 5, "is not above 0"},
+		{"binary sensor region", "homeassistant: {binary_sensors: [{region: gate, label: open}]}\n" + cam + "    regions:\n      - {name: door, roi: {x: 0, y: 0, w: 10, h: 10}}\n", "homeassistant.binary_sensors[0].region", 1, `no region named "gate"`},
+		{"binary sensor label", "homeassistant: {binary_sensors: [{region: door}]}\n" + cam + "    regions:\n      - {name: door, roi: {x: 0, y: 0, w: 10, h: 10}}\n", "homeassistant.binary_sensors[0].label", 1, "is empty"},
+		{"ha prefix", "homeassistant: {prefix: 'ha/#'}\n" + cam, "homeassistant.prefix", 1, "without wildcards"},
+
 		// documents
 		{"two documents", cam + "---\ndevice: b\n", "", 4, "more than one YAML document"},
 		{"document not a mapping", "- 1\n", "", 1, "want a mapping of keys, got a list"},

@@ -177,6 +177,11 @@ func (u *unit) due(now time.Time, pix []byte) bool {
 	case Interval:
 		return u.last.IsZero() || now.Sub(u.last) >= u.trig.Interval
 	case Motion:
+		if u.burst > 0 {
+			u.inBurst = true
+			return true
+		}
+		u.inBurst = false
 		moved := u.mot.moved(pix, u.w, u.h)
 		return moved || u.last.IsZero() || now.Sub(u.last) >= u.trig.Heartbeat
 	default:
@@ -185,9 +190,19 @@ func (u *unit) due(now time.Time, pix []byte) bool {
 }
 
 // ran records that u's crop captured at now was inferred.
+//
+// A motion-gated region that was triggered (by motion, its first frame or
+// its heartbeat) goes on for confirm-1 more frames: a run of results long
+// enough to confirm a state, which a lone result never is.
 func (u *unit) ran(now time.Time) {
 	u.last = now
-	if u.mot != nil {
-		u.mot.inferred()
+	if u.mot == nil {
+		return
 	}
+	if u.inBurst {
+		u.burst--
+		return
+	}
+	u.mot.inferred()
+	u.burst = u.confirm - 1
 }

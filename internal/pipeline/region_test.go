@@ -102,8 +102,8 @@ func TestRegionStates(t *testing.T) {
 	if n := len(perRegion["left"]); n != 10 {
 		t.Errorf("left: %d results, want one per frame (10)", n)
 	}
-	if n := len(perRegion["right"]); n != 1 {
-		t.Errorf("right (motion-gated, still): %d results, want 1 (the first frame)", n)
+	if n := len(perRegion["right"]); n != 3 {
+		t.Errorf("right (motion-gated, still): %d results, want 3 (the first frame and the run that confirms it)", n)
 	}
 	type change struct {
 		region, from, to string
@@ -113,7 +113,7 @@ func TestRegionStates(t *testing.T) {
 	for _, c := range states.got {
 		got = append(got, change{c.Region, c.From.Label, c.To.Label, 0})
 	}
-	want := []change{{"left", Unknown, m.Labels[0], 0}, {"left", m.Labels[0], m.Labels[1], 0}}
+	want := []change{{"left", Unknown, m.Labels[0], 0}, {"right", Unknown, m.Labels[2], 0}, {"left", m.Labels[0], m.Labels[1], 0}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("state changes %v, want %v", got, want)
 	}
@@ -122,15 +122,15 @@ func TestRegionStates(t *testing.T) {
 	if f := states.got[0].To.Since; !f.Equal(perRegion["left"][2].Captured) {
 		t.Errorf("first state since %v, want frame 3's capture %v", f, perRegion["left"][2].Captured)
 	}
-	if f := states.got[1].To.Since; !f.Equal(perRegion["left"][7].Captured) {
+	if f := states.got[2].To.Since; !f.Equal(perRegion["left"][7].Captured) {
 		t.Errorf("second state since %v, want frame 8's capture %v", f, perRegion["left"][7].Captured)
 	}
-	if s := states.got[1].To.Seq; s != 2 {
+	if s := states.got[2].To.Seq; s != 2 {
 		t.Errorf("second change has seq %d, want 2", s)
 	}
 	st := p.RegionStates()["c"]
-	if st["right"].Label != Unknown || st["left"].Label != m.Labels[1] {
-		t.Errorf("final states %+v: want left %q and right still unknown (one result is not three)", st, m.Labels[1])
+	if st["right"].Label != m.Labels[2] || st["left"].Label != m.Labels[1] {
+		t.Errorf("final states %+v: want left %q and right %q", st, m.Labels[1], m.Labels[2])
 	}
 }
 

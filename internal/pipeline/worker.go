@@ -63,6 +63,10 @@ type unit struct {
 	trig      Trigger
 	mot       *motion   // Motion trigger only
 	last      time.Time // capture time of the last inferred crop (infer loop)
+	confirm   int       // results in a row that confirm a state
+	burst     int       // Motion: frames still to infer after a trigger (infer loop)
+	inBurst   bool      // Motion: the frame being inferred is part of a run
+
 	met       *metrics.Region
 
 	// Guarded by worker.mu.
@@ -113,7 +117,7 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 				return nil, fmt.Errorf("camera %q: region %q: no model", name, rs.Name)
 			}
 			models = append(models, rs.Model)
-			u := &unit{name: rs.Name, view: i, threshold: rs.Threshold, trig: rs.Trigger,
+			u := &unit{name: rs.Name, view: i, threshold: rs.Threshold, trig: rs.Trigger, confirm: max(rs.Confirm, 1),
 				met: opts.Metrics.Region(name, rs.Name)}
 			var restored State
 			if opts.Restore != nil {
