@@ -3,8 +3,9 @@
 #
 # bench        the full run: 3 interleaved repetitions on a 300-frame 640x480
 #              video and a 100-photo folder, plus 1/2/4 cameras and 1/2/4
-#              inference threads; bench/out/results.json and a table. Minutes;
-#              not part of `make test`. BENCH_FLAGS adds flags (e.g. -reps 5).
+#              inference threads; bench/out/results.json and a table; then
+#              bench-regions. Minutes; not part of `make test`. BENCH_FLAGS adds
+#              flags (e.g. -reps 5).
 # bench-smoke  one short repetition of the main comparison (part of `make test`, so the
 #              harness never rots; nothing in it asserts a speed).
 # bench-venv   build/bench-venv with bench/requirements.txt (the baseline's
@@ -16,7 +17,7 @@ BENCH_PY     := $(BENCH_VENV)/bin/python
 BENCH_STAMP  := $(BENCH_VENV)/.bench.stamp
 BENCH_FLAGS  ?=
 
-.PHONY: bench bench-smoke bench-venv bench-tools
+.PHONY: bench bench-smoke bench-venv bench-tools bench-regions
 bench-venv: $(BENCH_STAMP)
 $(BENCH_STAMP): bench/requirements.txt | deps-bench
 	test -x $(BENCH_PY) || $(SYS_PYTHON) -m venv $(BENCH_VENV)
@@ -30,6 +31,15 @@ bench-tools: build
 
 bench: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out bench/out $(BENCH_FLAGS)
+	$(MAKE) --no-print-directory bench-regions
+
+# bench-regions: CPU per frame with 1, 4 and 8 regions, batched against one
+# by one, and on a still scene with motion gating against every frame; the
+# configurations interleaved in each of 3 repetitions, medians reported
+# (internal/pipeline BenchmarkRegions; docs/regions.md).
+bench-regions: deps tflite-lib
+	mkdir -p bench/out
+	$(GO) test -run '^$$' -bench BenchmarkRegions -benchtime 3x ./internal/pipeline | tee bench/out/regions.txt
 
 bench-smoke: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false $(BENCH_FLAGS)

@@ -28,6 +28,7 @@ type group struct {
 	costOne, costMany time.Duration
 	posts             []*infer.Postprocessor // per unit: its labels, top-k and threshold over one row of scores
 	inBytes, outBytes int                    // one crop's input and one row's output in bytes
+	force             bool                   // BatchOn: the batch session whenever more than one crop is due
 }
 
 // Batching is measured at start: a batch session is kept only when one
@@ -38,9 +39,16 @@ const (
 	batchGain   = 0.9
 )
 
+// Batch modes (Options.Batch).
+const (
+	BatchAuto = ""
+	BatchOn   = "on"
+	BatchOff  = "off"
+)
+
 // openGroup opens the sessions for units on m. Units' posts are built
 // from their thresholds; batch says whether to try a batch session.
-func openGroup(camera string, m *Model, units []*unit, batch bool, log *slog.Logger) (*group, error) {
+func openGroup(camera string, m *Model, units []*unit, batch string, log *slog.Logger) (*group, error) {
 	one, err := openStages(camera, m)
 	if err != nil {
 		return nil, err
@@ -57,15 +65,15 @@ func openGroup(camera string, m *Model, units []*unit, batch bool, log *slog.Log
 		}
 		g.posts = append(g.posts, p)
 	}
-	if batch && len(units) > 1 {
-		g.tryBatch(camera, log)
+	if batch != BatchOff && len(units) > 1 {
+		g.tryBatch(batch == BatchOn, log)
 	}
 	return g, nil
 }
 
 // tryBatch opens a session with a batch of len(g.units) crops and keeps
 // it if the model takes it (one row of scores per crop) and it is faster.
-func (g *group) tryBatch(camera string, log *slog.Logger) {
+func (g *group) tryBatch(force bool, log *slog.Logger) {
 	n := len(g.units)
 	log = log.With("model", g.model.Name, "regions", n)
 	sess, err := g.model.l.NewSession()
@@ -111,8 +119,9 @@ func (g *group) tryBatch(camera string, log *slog.Logger) {
 		t1 = append(t1, time.Since(t0))
 	}
 	batchCost, oneCost := median(tb), median(t1)
-	log.Info("regions: batching measured", "batch_ms", ms(batchCost), "one_by_one_ms", ms(oneCost), "batched", float64(batchCost) < batchGain*float64(oneCost))
-	if float64(batchCost) >= batchGain*float64(oneCost) {
+	faster := float64(batchCost) < batchGain*float64(oneCost)
+	log.Info("regions: batching measured", "batch_ms", ms(batchCost), "one_by_one_ms", ms(oneCost), "batched", faster || force)
+	if !faster && !force {
 		return
 	}
 	conv, err := preprocess.NewConverter(g.one.sess.Inputs()[0], g.model.Norm, g.model.BGR)
@@ -120,6 +129,7 @@ func (g *group) tryBatch(camera string, log *slog.Logger) {
 		return
 	}
 	keep = true
+	g.force = force
 	g.many = &stages{model: g.model, sess: sess, conv: conv, cost: batchCost}
 	g.costMany, g.costOne = batchCost, oneCost/time.Duration(n)
 }
@@ -134,9 +144,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // batched reports whether due crops go through the batch session: when it
 // exists and one batch invoke is expected to cost less than due single
-// ones.
+// ones (or batching is forced).
 func (g *group) batched(due int) bool {
-	return g.many != nil && due > 1 && g.costMany < time.Duration(due)*g.costOne
+	return g.many != nil && due > 1 && (g.force || g.costMany < time.Duration(due)*g.costOne)
 }
 
 // close closes the group's sessions.
@@ -154,7 +164,7 @@ func (g *group) close() error {
 // openGroups groups units by model (in the order of their first unit)
 // and opens each group's sessions; models[i] is units[i]'s model. On
 // failure what was opened is closed.
-func openGroups(camera string, units []*unit, models []*Model, batch bool, log *slog.Logger) ([]*group, error) {
+func openGroups(camera string, units []*unit, models []*Model, batch string, log *slog.Logger) ([]*group, error) {
 	var order []*Model
 	members := map[*Model][]*unit{}
 	for i, u := range units {

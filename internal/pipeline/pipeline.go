@@ -75,8 +75,11 @@ type Options struct {
 	// Restore gives a region's state from before a restart; nil or a
 	// false ok starts it Unknown.
 	Restore func(camera, region string) (State, bool)
-	// NoBatch keeps regions on one model in one-crop invokes, unmeasured.
-	NoBatch bool
+	// Batch is how regions on one model are invoked: BatchAuto (""), a
+	// batch when the runtime takes one and it measured faster at start;
+	// BatchOn, a batch whenever the runtime takes one (benchmarks);
+	// BatchOff, one crop per invoke.
+	Batch string
 }
 
 // Pipeline runs a set of cameras.

@@ -46,7 +46,7 @@ type worker struct {
 	inferCost time.Duration
 	gate      Gate          // nil: every frame is inferred
 	obs       Observer      // nil: nobody watches results
-	batch     bool          // try batch sessions for regions sharing a model
+	batch     string        // Options.Batch
 	frames    atomic.Uint64 // frames inferred (one or more units)
 	costNS    atomic.Int64  // inferCost, for Stats
 
@@ -67,7 +67,7 @@ type unit struct {
 	burst     int       // Motion: frames still to infer after a trigger (infer loop)
 	inBurst   bool      // Motion: the frame being inferred is part of a run
 
-	met       *metrics.Region
+	met *metrics.Region
 
 	// Guarded by worker.mu.
 	model *Model
@@ -98,7 +98,7 @@ type item struct {
 func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	name := spec.Camera.Name
 	w := &worker{name: name, sink: opts.Sink, states: opts.States, drain: opts.DrainTimeout,
-		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer, batch: !opts.NoBatch,
+		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer, batch: opts.Batch,
 		log: opts.Log.With("camera", name)}
 	cfg := spec.Camera
 	var models []*Model
