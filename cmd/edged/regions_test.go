@@ -206,7 +206,7 @@ func TestRegionStatesEndToEnd(t *testing.T) {
 
 	// Run 2: looping; killed with SIGKILL once it has published.
 	before := len(sub.Messages("edged/d/cam/left/state"))
-	cmd, log = start(t, ctx, nil, "run", "--config", regionsConfig(t, b.URL(), video, stateDir, true, 10))
+	cmd, _ = start(t, ctx, nil, "run", "--config", regionsConfig(t, b.URL(), video, stateDir, true, 10))
 	sub.WaitFor(ctx, t, "edged/d/cam/result", 60*time.Second, func(m []mqtttest.Message) bool { return len(m) >= len(results)+15 })
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()

@@ -100,7 +100,9 @@ func (r *recorder) Publish(topic string, qos byte, retained bool, payload any) p
 	return newToken(nil, true)
 }
 
-func (r *recorder) Subscribe(string, byte, paho.MessageHandler) paho.Token { return newToken(nil, true) }
+func (r *recorder) Subscribe(string, byte, paho.MessageHandler) paho.Token {
+	return newToken(nil, true)
+}
 
 func (r *recorder) IsConnectionOpen() bool { return r.open }
 func (r *recorder) Disconnect(uint)        { r.disconnected++; r.open = false }
