@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ import (
 type statesSink struct {
 	store *regionstate.Store
 	sink  *publish.Sink
-	log   interface{ Warn(string, ...any) }
+	log   *slog.Logger
 }
 
 func (s statesSink) PublishState(ctx context.Context, c result.StateChange) error {

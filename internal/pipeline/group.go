@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
-	"github.com/edged-io/edged/internal/preprocess"
 )
 
 // group is the regions of one camera on one model and the sessions they
@@ -124,13 +123,11 @@ func (g *group) tryBatch(force bool, log *slog.Logger) {
 	if !faster && !force {
 		return
 	}
-	conv, err := preprocess.NewConverter(g.one.sess.Inputs()[0], g.model.Norm, g.model.BGR)
-	if err != nil {
-		return
-	}
 	keep = true
 	g.force = force
-	g.many = &stages{model: g.model, sess: sess, conv: conv, cost: batchCost}
+	// One crop's slot of the batch input is laid out as the one-crop
+	// session's input: its converter serves both.
+	g.many = &stages{model: g.model, sess: sess, conv: g.one.conv, cost: batchCost}
 	g.costMany, g.costOne = batchCost, oneCost/time.Duration(n)
 }
 

@@ -105,15 +105,12 @@ func TestRegionStates(t *testing.T) {
 	if n := len(perRegion["right"]); n != 3 {
 		t.Errorf("right (motion-gated, still): %d results, want 3 (the first frame and the run that confirms it)", n)
 	}
-	type change struct {
-		region, from, to string
-		frame            int
-	}
+	type change struct{ region, from, to string }
 	var got []change
 	for _, c := range states.got {
-		got = append(got, change{c.Region, c.From.Label, c.To.Label, 0})
+		got = append(got, change{c.Region, c.From.Label, c.To.Label})
 	}
-	want := []change{{"left", Unknown, m.Labels[0], 0}, {"right", Unknown, m.Labels[2], 0}, {"left", m.Labels[0], m.Labels[1], 0}}
+	want := []change{{"left", Unknown, m.Labels[0]}, {"right", Unknown, m.Labels[2]}, {"left", m.Labels[0], m.Labels[1]}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("state changes %v, want %v", got, want)
 	}

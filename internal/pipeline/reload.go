@@ -11,21 +11,20 @@ import (
 	"github.com/edged-io/edged/internal/preprocess"
 )
 
-// stages is what one camera's frames go through between capture and the
-// result: a session on the model, the converter that writes frames into its
-// input tensor and the post-processor that reads its scores.
+// stages is a session on a model and the converter that writes crops
+// into its input tensor (each unit of a group has its own post-processor
+// for the scores).
 type stages struct {
 	model *Model
 	sess  infer.Session
 	conv  *preprocess.Converter
-	post  *infer.Postprocessor
 	// cost is one warm-up invoke's duration: the first estimate of a
 	// frame's inference, which paces the camera's reads from frame two.
 	cost time.Duration
 }
 
-// openStages opens a session on m for camera name and builds its converter
-// and post-processor.
+// openStages opens a session on m for camera name and builds its
+// converter.
 func openStages(name string, m *Model) (*stages, error) {
 	sess, err := m.l.NewSession()
 	if err != nil {
@@ -35,10 +34,6 @@ func openStages(name string, m *Model) (*stages, error) {
 	if st.conv, err = preprocess.NewConverter(sess.Inputs()[0], m.Norm, m.BGR); err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("camera %q: model %q input: %w", name, m.Name, err)
-	}
-	if st.post, err = infer.NewPostprocessor(sess.Outputs()[m.Out], m.Post); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("camera %q: model %q output: %w", name, m.Name, err)
 	}
 	// One invoke on the zeroed input before the first frame: the runtime
 	// does its one-time work (weight packing, first allocations) now rather

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,7 +52,7 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("region states: %w", err)
 	}
-	data, err := readBounded(path)
+	data, err := ReadFile(path, maxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
@@ -82,7 +83,10 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-func readBounded(path string) ([]byte, error) {
+// ReadFile reads path, a regular file of at most limit bytes: a state
+// file replaced by a device node or a huge file is an error, not an
+// endless read.
+func ReadFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -92,8 +96,8 @@ func readBounded(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() || st.Size() > maxFileSize {
-		return nil, fmt.Errorf("not a regular file of at most %d bytes", maxFileSize)
+	if !st.Mode().IsRegular() || st.Size() > limit {
+		return nil, fmt.Errorf("%s: not a regular file of at most %d bytes", path, limit)
 	}
 	buf := make([]byte, st.Size())
 	_, err = io.ReadFull(f, buf)
@@ -144,7 +148,7 @@ func (s *Store) Keep(keep map[string][]string) error {
 	changed := false
 	for cam, rs := range s.states {
 		for r := range rs {
-			if !contains(keep[cam], r) {
+			if !slices.Contains(keep[cam], r) {
 				delete(rs, r)
 				changed = true
 			}
@@ -157,15 +161,6 @@ func (s *Store) Keep(keep map[string][]string) error {
 		return nil
 	}
 	return s.writeLocked()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Store) writeLocked() error {

@@ -84,7 +84,7 @@ func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient 
 		log.Warn("sending the broker password over plain TCP (broker.allow_plaintext_password)", "broker", cfg.URL)
 	}
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
-		status:  cfg.TopicPrefix + "/" + device + "/status",
+		status:  publish.Identity{Device: device, TopicPrefix: cfg.TopicPrefix}.StatusTopic(),
 		refused: make(chan error, 1), up: make(chan struct{}), done: make(chan struct{})}
 	clientID := cfg.ClientID
 	if clientID == "" {
