@@ -31,7 +31,7 @@ demo: deps-demo tflite-lib litert-lib build
 vet:
 	$(GO) vet ./...
 
-test-go: deps tflite-lib litert-lib conformance-models build lint test-systemd
+test-go: deps tflite-lib litert-lib conformance-models ha-venv build lint test-systemd
 	$(GO) test -count=1 ./...
 
 # test-unit: the packages' own tests in -short mode, no lint, packaging,

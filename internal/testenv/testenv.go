@@ -114,3 +114,14 @@ func ConformanceModel(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// HomeAssistant is the `hass` of build/ha-venv (`make ha-venv`: PyPI's
+// homeassistant 2024.3.3, the newest that runs on Debian 12's Python).
+func HomeAssistant(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(Root(t), "build", "ha-venv", "bin", "hass")
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "Home Assistant missing (make ha-venv): %v", err)
+	}
+	return p
+}
