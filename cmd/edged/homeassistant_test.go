@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,6 +199,12 @@ func TestHomeAssistant(t *testing.T) {
 		"sensor.d_cam_left":               func(s string) bool { return s == "space shuttle" },
 		"binary_sensor.d_cam_left_orange": func(s string) bool { return s == "off" },
 	}, time.Minute)
+	// The diagnostics (published every 15 s) read as numbers.
+	number := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
+	positive := func(s string) bool { v, err := strconv.ParseFloat(s, 64); return err == nil && v > 0 }
+	waitEcho(t, sub, h, map[string]func(string) bool{
+		"sensor.d_cam_fps": positive, "sensor.d_cam_infer_ms": positive, "sensor.d_cam_queue_depth": number,
+	}, 45*time.Second)
 	// edged stops: its status goes offline, the entities unavailable.
 	stopEdged(t, cmd, log)
 	waitEcho(t, sub, h, map[string]func(string) bool{
