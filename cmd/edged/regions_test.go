@@ -76,7 +76,7 @@ cameras:
     loop: %v
     fps: %d
     regions:
-      - {name: left, roi: {x: 0, y: 0, w: 224, h: 224}, confirm: 3, min_score: 0.2}
+      - {name: left, roi: {x: 0, y: 0, w: 224, h: 224}, confirm: 3, min_score: 0.2, samples: {when: [state_change]}}
       - name: right
         roi: {x: 0.5, y: 0.0, w: 0.5, h: 1.0}
         min_score: 0.2
@@ -173,6 +173,25 @@ func TestRegionStatesEndToEnd(t *testing.T) {
 	}
 	if s := stateOf(t, rs[len(rs)-1]); s.State != "baboon" {
 		t.Errorf("right's state %+v: want baboon", s)
+	}
+	// The left region kept the crop of each state change, with its labels.
+	samplesDir := filepath.Join(stateDir, "samples", "cam", "left")
+	jpgs, _ := filepath.Glob(filepath.Join(samplesDir, "*.jpg"))
+	sides, _ := filepath.Glob(filepath.Join(samplesDir, "*.json"))
+	if len(jpgs) != 2 || len(sides) != 2 {
+		t.Fatalf("samples %v %v: want a JPEG and a sidecar for each of the 2 changes", jpgs, sides)
+	}
+	for i, want := range []string{"space shuttle", "orange"} {
+		var side struct {
+			Reason string `json:"reason"`
+			Labels []struct {
+				Label string `json:"label"`
+			} `json:"labels"`
+		}
+		data, _ := os.ReadFile(sides[i])
+		if err := json.Unmarshal(data, &side); err != nil || side.Reason != "state_change" || side.Labels[0].Label != want {
+			t.Errorf("sample %d: %s, want a state_change sample labelled %q", i, data, want)
+		}
 	}
 	// Home Assistant discovery, retained.
 	late := mqtttest.Subscribe(t, b.Addr, "homeassistant/#")

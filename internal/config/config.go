@@ -132,6 +132,19 @@ type Camera struct {
 	// Regions are the parts of the frame classified on their own, each
 	// holding a state (docs/regions.md). None: the whole frame (or roi).
 	Regions []Region `yaml:"regions"`
+	// Samples keeps crops on the device for labelling (docs/samples.md);
+	// regions without samples of their own use the camera's.
+	Samples Samples `yaml:"samples"`
+}
+
+// Samples says which crops are kept in <state_dir>/samples and bounds them.
+type Samples struct {
+	When     []string      `yaml:"when"`                         // low_score, state_change, interval; [] keeps none
+	Below    float64       `yaml:"below" default:"0.6"`          // low_score: a top score below this
+	Interval time.Duration `yaml:"interval" default:"1m"`        // interval: one sample per this long
+	MaxCount int           `yaml:"max_count" default:"1000"`     // per camera or region folder
+	MaxBytes int           `yaml:"max_bytes" default:"67108864"` // per folder, JPEGs and sidecars
+	MaxAge   time.Duration `yaml:"max_age" default:"720h"`       // 0s: no age bound
 }
 
 // Region is a part of a camera's frame with its own model, trigger and
@@ -145,6 +158,7 @@ type Region struct {
 	Trigger   Trigger `yaml:"trigger"`
 	Confirm   int     `yaml:"confirm" default:"3"`
 	MinScore  float64 `yaml:"min_score" default:"0.5"`
+	Samples   Samples `yaml:"samples"` // when empty: the camera's
 }
 
 // Trigger says when a region's crop is inferred.

@@ -121,6 +121,10 @@ func TestEveryErrorPath(t *testing.T) {
 		{"region min_area", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 1, h: 1}, trigger: {mode: motion, min_area: 0.0}}\n", "cameras[0].regions[0].trigger.min_area", 5, "is not above 0"},
 		{"binary sensor region", "homeassistant: {binary_sensors: [{region: gate, label: open}]}\n" + cam + "    regions:\n      - {name: door, roi: {x: 0, y: 0, w: 10, h: 10}}\n", "homeassistant.binary_sensors[0].region", 1, `no region named "gate"`},
 		{"binary sensor label", "homeassistant: {binary_sensors: [{region: door}]}\n" + cam + "    regions:\n      - {name: door, roi: {x: 0, y: 0, w: 10, h: 10}}\n", "homeassistant.binary_sensors[0].label", 1, "is empty"},
+		{"samples when", cam + "    samples: {when: [sometimes]}\n", "cameras[0].samples.when[0]", 4, `"sometimes" is not one of low_score, state_change, interval`},
+		{"samples when twice", cam + "    samples: {when: [interval, interval]}\n", "cameras[0].samples.when[1]", 4, "listed twice"},
+		{"samples below", cam + "    regions:\n      - {name: d, roi: {x: 0, y: 0, w: 1, h: 1}, samples: {below: 1.5}}\n", "cameras[0].regions[0].samples.below", 5, "1.5 is not between 0 and 1"},
+		{"samples max_bytes", cam + "    samples: {max_bytes: 10}\n", "cameras[0].samples.max_bytes", 4, "below 65536"},
 		{"ha prefix", "homeassistant: {prefix: 'ha/#'}\n" + cam, "homeassistant.prefix", 1, "without wildcards"},
 
 		// documents

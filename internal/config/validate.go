@@ -13,6 +13,7 @@ import (
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/outbox"
 	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/samples"
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -306,6 +307,9 @@ func (c *Config) checkCameras(ck checker) error {
 		if cam.Reconnect.Max < cam.Reconnect.Initial {
 			return ck.bad(p+".reconnect.max", "%v must be at least reconnect.initial (%v)", cam.Reconnect.Max, cam.Reconnect.Initial)
 		}
+		if err := ck.checkSamples(p+".samples", cam.Samples); err != nil {
+			return err
+		}
 		if err := ck.checkRegions(p, cam, models); err != nil {
 			return err
 		}
@@ -378,6 +382,9 @@ func (ck checker) checkRegions(p string, cam *Camera, models map[string]bool) er
 		if r.MinScore < 0 || r.MinScore > 1 {
 			return ck.bad(rp+".min_score", "%v is not between 0 and 1", r.MinScore)
 		}
+		if err := ck.checkSamples(rp+".samples", r.Samples); err != nil {
+			return err
+		}
 		t := r.Trigger
 		tp := rp + ".trigger"
 		if err := ck.oneOf(tp+".mode", t.Mode, TriggerModes...); err != nil {
@@ -398,6 +405,35 @@ func (ck checker) checkRegions(p string, cam *Camera, models map[string]bool) er
 		if t.MinArea <= 0 || t.MinArea > 1 {
 			return ck.bad(tp+".min_area", "%v is not above 0 and at most 1 (the fraction of the region that must change)", t.MinArea)
 		}
+	}
+	return nil
+}
+
+// checkSamples checks a camera's or region's sample keeping.
+func (ck checker) checkSamples(p string, s Samples) error {
+	seen := map[string]bool{}
+	for i, w := range s.When {
+		f := fmt.Sprintf("%s.when[%d]", p, i)
+		if err := ck.oneOf(f, w, samples.Reasons...); err != nil {
+			return err
+		}
+		if seen[w] {
+			return ck.bad(f, "%q is listed twice", w)
+		}
+		seen[w] = true
+	}
+	if err := ck.finite(p+".below", s.Below); err != nil {
+		return err
+	}
+	switch {
+	case s.Below < 0 || s.Below > 1:
+		return ck.bad(p+".below", "%v is not between 0 and 1", s.Below)
+	case s.Interval <= 0:
+		return ck.bad(p+".interval", "%v is not a positive duration", s.Interval)
+	case s.MaxCount < 1:
+		return ck.bad(p+".max_count", "%d is less than 1", s.MaxCount)
+	case s.MaxBytes < 64<<10:
+		return ck.bad(p+".max_bytes", "%d is below 65536 (64 KiB)", s.MaxBytes)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/edged-io/edged/internal/publish/broker"
 	"github.com/edged-io/edged/internal/publish/mqtt"
 	"github.com/edged-io/edged/internal/regionstate"
+	"github.com/edged-io/edged/internal/samples"
 	"github.com/edged-io/edged/internal/sdnotify"
 	"github.com/edged-io/edged/internal/statusapi"
 )
@@ -125,6 +126,7 @@ type Daemon struct {
 	models map[string]*pipeline.Model // by name; reloads update it in place, Close closes what it holds
 	pub    *mqtt.Publisher            // nil without MQTT
 	states *regionstate.Store         // nil without regions
+	keeper *samples.Keeper            // nil when no camera keeps samples
 	ha     *homeassistant.Announcer   // nil without discovery
 	q      *queue                     // the outbound queue in front of pub; nil when disabled
 	p      *pipeline.Pipeline
@@ -339,6 +341,11 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 		cams = append(cams, cameraSpec(i, cc, d.models, d.gp.gate(cc.Name)))
 	}
 	popts := pipeline.Options{Cameras: cams, Sink: sink, Log: d.log, Metrics: d.met, Observer: d.gp.observer()}
+	if keepsSamples(d.cfg) {
+		d.keeper = samples.New(filepath.Join(StateDir(d.cfg.StateDir), "samples"), d.log)
+		popts.Samples = d.keeper
+		d.log.Info("keeping samples", "dir", d.keeper.Dir())
+	}
 	if err := d.openStates(&popts); err != nil {
 		return err
 	}
@@ -438,9 +445,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { d.ha.Run(runCtx) })
 		wg.Go(func() { d.publishStats(runCtx, 15*time.Second) })
 	}
+	keeperDone := make(chan struct{})
+	stopKeeper := func() {}
+	if d.keeper != nil {
+		// Its own context: samples offered while the pipeline drains are
+		// still written.
+		kctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stopKeeper = cancel
+		go func() { d.keeper.Run(kctx); close(keeperDone) }()
+	} else {
+		close(keeperDone)
+	}
 	d.log.Info("edged running", "device", d.device, "cameras", len(d.cfg.Cameras), "boot", d.boot)
 	if err = d.runPipeline(ctx); errors.Is(err, ErrStuck) {
+		stopKeeper()
 		return err // a stage will not return: nothing more can be stopped in order
+	}
+	stopKeeper()
+	<-keeperDone
+	if d.keeper != nil {
+		kept, dropped := d.keeper.Stats()
+		d.log.Info("samples", "kept", kept, "dropped", dropped, "dir", d.keeper.Dir())
 	}
 	d.log.Info("edged stopping", "reason", stopReason(ctx))
 	if d.q != nil {

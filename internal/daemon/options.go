@@ -15,6 +15,7 @@ import (
 	"github.com/edged-io/edged/internal/outbox"
 	"github.com/edged-io/edged/internal/pipeline"
 	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/samples"
 )
 
 // engineOptions picks the engine as the configuration asks. XNNPACK stays
@@ -36,9 +37,10 @@ func cameraSpec(i int, cc config.Camera, models map[string]*pipeline.Model, gate
 			Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
 			Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
 		},
-		Model:  models[cc.Model],
-		Filter: filterConfig(cc.Publish),
-		Gate:   gate,
+		Model:   models[cc.Model],
+		Filter:  filterConfig(cc.Publish),
+		Gate:    gate,
+		Samples: samplesSpec(cc.Samples),
 	}
 	for j, r := range cc.Regions {
 		spec.Regions = append(spec.Regions, pipeline.RegionSpec{
@@ -46,9 +48,34 @@ func cameraSpec(i int, cc config.Camera, models map[string]*pipeline.Model, gate
 			Model: models[r.Model], Threshold: float32(r.Threshold), Confirm: r.Confirm, MinScore: float32(r.MinScore),
 			Trigger: pipeline.Trigger{Mode: r.Trigger.Mode, Interval: r.Trigger.Interval, Threshold: r.Trigger.Threshold,
 				MinArea: r.Trigger.MinArea, Heartbeat: r.Trigger.Heartbeat},
+			Samples: samplesSpec(r.Samples),
 		})
+		if len(r.Samples.When) == 0 {
+			spec.Regions[j].Samples = spec.Samples // the camera's
+		}
 	}
 	return spec
+}
+
+// samplesSpec is what the pipeline keeps of a camera's or region's crops.
+func samplesSpec(s config.Samples) pipeline.Samples {
+	return pipeline.Samples{When: s.When, Below: float32(s.Below), Interval: s.Interval,
+		Limits: samples.Limits{MaxCount: s.MaxCount, MaxBytes: int64(s.MaxBytes), MaxAge: s.MaxAge}}
+}
+
+// keepsSamples reports whether any camera or region keeps samples.
+func keepsSamples(cfg *config.Config) bool {
+	for _, c := range cfg.Cameras {
+		if len(c.Samples.When) > 0 {
+			return true
+		}
+		for _, r := range c.Regions {
+			if len(r.Samples.When) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // regionModels maps camera cc's regions to their loaded models.

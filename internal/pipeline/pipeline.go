@@ -16,6 +16,7 @@ import (
 	"github.com/edged-io/edged/internal/decide"
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/result"
+	"github.com/edged-io/edged/internal/samples"
 )
 
 // Sink receives the results that pass a camera's filter, in order per camera.
@@ -41,6 +42,7 @@ type CameraSpec struct {
 	// Regions, when set, are classified instead of the whole frame: each
 	// frame is decoded once and every region's crop is cut from it.
 	Regions []RegionSpec
+	Samples Samples // the whole frame's sample keeping (without regions)
 }
 
 // Gate decides whether a camera's next frame is inferred (a GPIO input
@@ -75,6 +77,9 @@ type Options struct {
 	// Restore gives a region's state from before a restart; nil or a
 	// false ok starts it Unknown.
 	Restore func(camera, region string) (State, bool)
+	// Samples keeps the crops units' samples settings ask for; nil keeps
+	// none.
+	Samples *samples.Keeper
 	// Batch is how regions on one model are invoked: BatchAuto (""), a
 	// batch when the runtime takes one and it measured faster at start;
 	// BatchOn, a batch whenever the runtime takes one (benchmarks);

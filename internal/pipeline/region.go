@@ -9,6 +9,7 @@ import (
 
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/result"
+	"github.com/edged-io/edged/internal/samples"
 )
 
 // Trigger modes: when a region's crop goes through its model.
@@ -44,6 +45,15 @@ type RegionSpec struct {
 	Trigger   Trigger
 	Confirm   int     // results in a row that make a label the state (default 3)
 	MinScore  float32 // a result's top score must reach this to count
+	Samples   Samples // which crops are kept (none when When is empty)
+}
+
+// Samples says which of a unit's crops go to the sample keeper.
+type Samples struct {
+	When     []string      // samples.LowScore, StateChange, Interval
+	Below    float32       // LowScore: a top score below this
+	Interval time.Duration // Interval: one per this long
+	Limits   samples.Limits
 }
 
 // Unknown is a region's state before its first confirmed label.
@@ -186,6 +196,36 @@ func (u *unit) due(now time.Time, pix []byte) bool {
 		return moved || u.last.IsZero() || now.Sub(u.last) >= u.trig.Heartbeat
 	default:
 		return true
+	}
+}
+
+// sample offers r's crop (pix) to the keeper when u's samples ask for it:
+// a low top score, a state change (changed), or the interval. Only a kept
+// crop is copied.
+func (u *unit) sample(k *samples.Keeper, camera string, r *result.Result, pix []byte, changed bool) {
+	if k == nil || len(u.samp.When) == 0 {
+		return
+	}
+	reason := ""
+	for _, w := range u.samp.When {
+		switch {
+		case w == samples.StateChange && changed,
+			w == samples.LowScore && (len(r.Labels) == 0 || r.Labels[0].Score < u.samp.Below),
+			w == samples.Interval && (u.sampled.IsZero() || r.Captured.Sub(u.sampled) >= u.samp.Interval):
+			reason = w
+		}
+		if reason != "" {
+			break
+		}
+	}
+	if reason == "" {
+		return
+	}
+	s := samples.Sample{Camera: camera, Region: u.name, Reason: reason, Result: *r, W: u.w, H: u.h, Limits: u.samp.Limits,
+		Pixels: append([]byte(nil), pix...)}
+	s.Result.Labels = append([]result.Label(nil), r.Labels...)
+	if k.Offer(s) {
+		u.sampled = r.Captured
 	}
 }
 

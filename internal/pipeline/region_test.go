@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/edged-io/edged/internal/infer/infertest"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/result"
+	"github.com/edged-io/edged/internal/samples"
 )
 
 // halvesFolder writes one JPEG per pair of colours: the left half in the
@@ -84,17 +87,41 @@ func TestRegionStates(t *testing.T) {
 	}
 	spec := cameraSpec("c", halvesFolder(t, pairs), false, m)
 	spec.Regions = regions(m, Trigger{Mode: Motion, Threshold: 12, MinArea: 0.02, Heartbeat: time.Hour})
+	lim := samples.Limits{MaxCount: 100}
+	spec.Regions[0].Samples = Samples{When: []string{samples.StateChange}, Limits: lim}
+	spec.Regions[1].Samples = Samples{When: []string{samples.Interval}, Interval: time.Hour, Limits: lim}
+	keeper := samples.New(t.TempDir(), slog.New(slog.DiscardHandler))
 	rec, states := &recorder{}, &stateRecorder{}
-	p, err := New(Options{Cameras: []CameraSpec{spec}, Sink: rec, States: states, Log: slog.New(slog.DiscardHandler)})
+	p, err := New(Options{Cameras: []CameraSpec{spec}, Sink: rec, States: states, Samples: keeper, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	kctx, stopKeeper := context.WithCancel(ctx)
+	keeperDone := make(chan struct{})
+	go func() { keeper.Run(kctx); close(keeperDone) }()
 	if err := p.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
+	stopKeeper()
+	<-keeperDone
+	// Samples: left kept the crops of its two state changes, right its
+	// first crop (once an hour).
+	for region, want := range map[string][]string{"left": {m.Labels[0], m.Labels[1]}, "right": {m.Labels[2]}} {
+		names, err := samples.List(keeper.Folder("c", region))
+		if err != nil || len(names) != len(want) {
+			t.Fatalf("%s: samples %v %v, want %d", region, names, err, len(want))
+		}
+		for i, n := range names {
+			var side samples.Sidecar
+			data, _ := os.ReadFile(filepath.Join(keeper.Folder("c", region), n+".json"))
+			if err := json.Unmarshal(data, &side); err != nil || side.Labels[0].Label != want[i] {
+				t.Errorf("%s sample %d: %+v %v, want top label %q", region, i, side, err, want[i])
+			}
+		}
+	}
 	perRegion := map[string][]result.Result{}
 	for _, r := range rec.got {
 		perRegion[r.Region] = append(perRegion[r.Region], r)

@@ -14,6 +14,7 @@ import (
 	"github.com/edged-io/edged/internal/metrics"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/result"
+	"github.com/edged-io/edged/internal/samples"
 )
 
 // worker owns one camera's capture, sessions and result queue.
@@ -44,8 +45,9 @@ type worker struct {
 	// conversions, invokes and post-processing; file sources read the
 	// next frame to be ready then. New models start it from their warm-up.
 	inferCost time.Duration
-	gate      Gate          // nil: every frame is inferred
-	obs       Observer      // nil: nobody watches results
+	gate      Gate     // nil: every frame is inferred
+	obs       Observer // nil: nobody watches results
+	keeper    *samples.Keeper
 	batch     string        // Options.Batch
 	frames    atomic.Uint64 // frames inferred (one or more units)
 	costNS    atomic.Int64  // inferCost, for Stats
@@ -74,7 +76,9 @@ type unit struct {
 	grp   *group
 	slot  int
 
-	track *tracker // publishing goroutine
+	track   *tracker // infer loop
+	samp    Samples
+	sampled time.Time // capture time of the last sample offered (infer loop)
 	// pendingFilter (guarded by worker.mu) is a publish filter a reload
 	// brought; the infer loop hands it on through nextFilter so that it
 	// applies from the first result inferred after the reload, not to
@@ -89,16 +93,18 @@ type unit struct {
 	taken  uint64
 }
 
-// item is a result queued for the publishing goroutine, with its unit.
+// item is a result queued for the publishing goroutine, with its unit and
+// the state change it confirmed, if any.
 type item struct {
-	r *result.Result
-	u *unit
+	r      *result.Result
+	u      *unit
+	change *StateChange
 }
 
 func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	name := spec.Camera.Name
 	w := &worker{name: name, sink: opts.Sink, states: opts.States, drain: opts.DrainTimeout,
-		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer, batch: opts.Batch,
+		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer, batch: opts.Batch, keeper: opts.Samples,
 		log: opts.Log.With("camera", name)}
 	cfg := spec.Camera
 	var models []*Model
@@ -108,7 +114,7 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 		}
 		w.log = w.log.With("model", spec.Model.Name)
 		models = append(models, spec.Model)
-		w.units = append(w.units, &unit{trig: Trigger{Mode: Every}})
+		w.units = append(w.units, &unit{trig: Trigger{Mode: Every}, samp: spec.Samples})
 		cfg.Views = []preprocess.Spec{cfg.Spec}
 	} else {
 		cfg.Views = nil
@@ -117,7 +123,7 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 				return nil, fmt.Errorf("camera %q: region %q: no model", name, rs.Name)
 			}
 			models = append(models, rs.Model)
-			u := &unit{name: rs.Name, view: i, threshold: rs.Threshold, trig: rs.Trigger, confirm: max(rs.Confirm, 1),
+			u := &unit{name: rs.Name, view: i, threshold: rs.Threshold, trig: rs.Trigger, confirm: max(rs.Confirm, 1), samp: rs.Samples,
 				met: opts.Metrics.Region(name, rs.Name)}
 			var restored State
 			if opts.Restore != nil {
@@ -272,6 +278,18 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
 		w.mu.Unlock()
 		w.frames.Add(1)
 		w.inferSince.Store(0)
+		for i := range done {
+			it := &done[i]
+			if failed[it.u] != nil {
+				continue
+			}
+			if it.u.track != nil {
+				if from, changed := it.u.track.observe(it.r); changed {
+					it.change = &StateChange{Camera: w.name, Region: it.u.name, From: from, To: it.u.track.cur, At: it.r.Captured}
+				}
+			}
+			it.u.sample(w.keeper, w.name, it.r, f.Views[it.u.view], it.change != nil)
+		}
 		w.cam.Release(f)
 		for _, it := range done {
 			if failed[it.u] != nil {
@@ -417,27 +435,25 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan item) error {
 	})
 	defer stop()
 	for it := range in {
-		w.publish(drainCtx, it.u, it.r)
+		w.publish(drainCtx, it)
 		w.free <- it.r // never blocks: free has room for every result
 	}
 	return nil
 }
 
-// publish updates u's state from r, then hands r to the sink if u's
-// filter lets it through.
-func (w *worker) publish(ctx context.Context, u *unit, r *result.Result) {
+// publish hands on the state change it's result confirmed, then the
+// result if its unit's filter lets it through.
+func (w *worker) publish(ctx context.Context, it item) {
+	u, r := it.u, it.r
 	t0 := time.Now()
-	if u.track != nil {
-		if from, changed := u.track.observe(r); changed {
-			u.met.Changes.Inc()
-			w.log.Info("region state changed", "region", u.name, "from", from.Label, "to", u.track.cur.Label,
-				"score", u.track.cur.Score, "after", r.Captured.Sub(from.Since).Round(time.Millisecond).String())
-			if w.states != nil {
-				c := StateChange{Camera: w.name, Region: u.name, From: from, To: u.track.cur, At: r.Captured}
-				if err := w.states.PublishState(ctx, c); err != nil {
-					w.met.PublishErrors.Inc()
-					w.log.Error("publishing a state change failed", "region", u.name, "err", err)
-				}
+	if c := it.change; c != nil {
+		u.met.Changes.Inc()
+		w.log.Info("region state changed", "region", u.name, "from", c.From.Label, "to", c.To.Label,
+			"score", c.To.Score, "after", c.At.Sub(c.From.Since).Round(time.Millisecond).String())
+		if w.states != nil {
+			if err := w.states.PublishState(ctx, *c); err != nil {
+				w.met.PublishErrors.Inc()
+				w.log.Error("publishing a state change failed", "region", u.name, "err", err)
 			}
 		}
 	}
@@ -502,8 +518,8 @@ func (p *Pipeline) Stats() map[string]CameraStats {
 }
 
 // RegionStates returns each region's current state, by camera and region.
-// It reads what the publishing goroutines own, so it is for tests and
-// shutdown, once Run has returned.
+// It reads what the infer loops own, so it is for tests and shutdown, once
+// Run has returned.
 func (p *Pipeline) RegionStates() map[string]map[string]State {
 	out := map[string]map[string]State{}
 	for _, w := range p.workers {
