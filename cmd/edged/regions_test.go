@@ -229,9 +229,37 @@ func TestRegionStatesEndToEnd(t *testing.T) {
 	sub.WaitFor(ctx, t, "edged/d/cam/result", 60*time.Second, func(m []mqtttest.Message) bool { return len(m) >= len(results)+15 })
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	// Run 3: restarted; stopped cleanly.
-	cmd, log = start(t, ctx, nil, "run", "--config", regionsConfig(t, b.URL(), video, stateDir, true, 10))
-	sub.WaitFor(ctx, t, "edged/d/cam/result", 60*time.Second, func(m []mqtttest.Message) bool { return len(m) >= len(results)+30 })
+	// Run 3: restarted; stopped cleanly. On the way, reloads: one with a
+	// bad region is rejected naming the field, one with another region
+	// needs a restart; neither disturbs the running regions.
+	cfg3 := regionsConfig(t, b.URL(), video, stateDir, true, 10)
+	good, _ := os.ReadFile(cfg3)
+	cmd, log = start(t, ctx, nil, "run", "--config", cfg3)
+	sub.WaitFor(ctx, t, "edged/d/cam/result", 60*time.Second, func(m []mqtttest.Message) bool { return len(m) >= len(results)+20 })
+	for _, tc := range []struct{ edit, want string }{
+		{strings.Replace(string(good), "name: right", "name: Left", 1), `cameras[0].regions[1].name: region \"Left\" is already defined`},
+		{strings.Replace(string(good), "w: 0.5, h: 1.0", "w: 0.4, h: 1.0", 1), `"keys":"cameras[0].regions"`},
+	} {
+		if err := os.WriteFile(cfg3, []byte(tc.edit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Process.Signal(syscall.SIGHUP)
+		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), tc.want); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q after the reload:\n%s", tc.want, tail(log.String()))
+			}
+		}
+	}
+	n := len(sub.Messages("edged/d/cam/result"))
+	sub.WaitFor(ctx, t, "edged/d/cam/result", 60*time.Second, func(m []mqtttest.Message) bool { return len(m) >= n+10 })
+	for _, p := range payloads(t, sub.Messages("edged/d/cam/result")[n:]) {
+		if p.Region != "left" && p.Region != "right" {
+			t.Errorf("after the reloads a result for region %q", p.Region)
+		}
+	}
+	if !strings.Contains(log.String(), "need a restart") {
+		t.Errorf("the reload that changes a region did not say it needs a restart:\n%s", tail(log.String()))
+	}
 	stopEdged(t, cmd, log)
 	after := sub.Messages("edged/d/cam/left/state")[before:]
 	if len(after) < 2 {
