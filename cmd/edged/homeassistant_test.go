@@ -29,16 +29,6 @@ type hass struct {
 	log *lockedBuffer
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func startHass(t *testing.T, ctx context.Context, brokerPort string) *hass {
 	t.Helper()
 	bin := testenv.HomeAssistant(t)
@@ -69,7 +59,7 @@ automation:
         data:
           topic: "hass-echo/{{ trigger.event.data.entity_id }}"
           payload: "{{ trigger.event.data.new_state.state if trigger.event.data.new_state else 'removed' }}"
-`, freePort(t))
+`, mqtttest.FreePort(t))
 	if err := os.WriteFile(filepath.Join(dir, "configuration.yaml"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
