@@ -21,7 +21,7 @@ import (
 	"github.com/edged-io/edged/internal/modelfile"
 )
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogger func(*slog.Logger)) error {
 	// SIGHUP reloads (systemctl reload); caught from the start so that an
 	// early one cannot end the process.
 	hup := make(chan os.Signal, 1)
@@ -106,6 +106,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if onLogger != nil {
+		onLogger(log)
 	}
 	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, LiteRTLib: *litertLib, Log: log, NoMQTT: *noMQTT, Version: version, Reload: hup}
 	if *cfgPath != "" {

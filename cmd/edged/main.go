@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/edged-io/edged/internal/nativelog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,11 +32,26 @@ Run 'edged run -h' for the quick-mode flags.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// What C libraries print on descriptor 2 goes through the log (at
+	// debug level unless it is an error), not raw onto the terminal.
+	native, err := nativelog.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edged:", err)
+		os.Exit(runWith(os.Args[1:], os.Stdout, os.Stderr, nil))
+	}
+	code := runWith(os.Args[1:], os.Stdout, native.Stderr(), native.SetLogger)
+	native.Close()
+	os.Exit(code)
 }
 
 // run executes one command line and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(args, stdout, stderr, nil)
+}
+
+// runWith is run, telling onLogger (when set) the logger a run made, so
+// that native output can be logged through it.
+func runWith(args []string, stdout, stderr io.Writer, onLogger func(*slog.Logger)) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -44,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "run":
-		err = cmdRun(ctx, args[1:], stdout, stderr)
+		err = cmdRun(ctx, args[1:], stdout, stderr, onLogger)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
 	case "model":

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -280,7 +282,56 @@ func Load(path string) (*Config, error) {
 	if len(data) > maxFileSize {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes: not a configuration file", maxFileSize)}
 	}
-	return Parse(data, path)
+	cfg, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	cfg.resolve(dir)
+	return cfg, nil
+}
+
+// resolve makes the file's relative paths relative to dir, the folder
+// that holds it, so that a configuration means the same wherever edged is
+// started from (under systemd that is /). Device numbers, /dev paths and
+// URLs are left as they are.
+func (c *Config) resolve(dir string) {
+	join := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	join(&c.StateDir)
+	join(&c.Broker.PasswordFile)
+	join(&c.Broker.TLS.CAFile)
+	join(&c.Broker.TLS.CertFile)
+	join(&c.Broker.TLS.KeyFile)
+	join(&c.Queue.Path)
+	for i := range c.Models {
+		join(&c.Models[i].Path)
+		join(&c.Models[i].Labels)
+	}
+	for i := range c.Cameras {
+		if src := strings.TrimSpace(c.Cameras[i].Source); isPathSource(src) {
+			c.Cameras[i].Source = src
+			join(&c.Cameras[i].Source)
+		}
+	}
+}
+
+// isPathSource reports whether a camera source names a file or folder
+// rather than a device index or a URL.
+func isPathSource(s string) bool {
+	if _, err := strconv.Atoi(s); err == nil {
+		return false
+	}
+	if i := strings.Index(s, ":"); i > 0 && !strings.ContainsAny(s[:i], "/.\\") {
+		return false // a scheme: rtsp://, http://, gst:…
+	}
+	return s != ""
 }
 
 // Error is a configuration error at a field.

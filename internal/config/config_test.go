@@ -3,6 +3,8 @@ package config
 import (
 	_ "embed"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +105,53 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRelativePathsFollowTheFile: Load resolves a file's relative paths
+// against the folder that holds it, not the working directory, and leaves
+// absolute paths, device numbers, /dev paths and URLs alone.
+func TestRelativePathsFollowTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "conf", "edged.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	doc := `state_dir: state
+broker: {url: "ssl://127.0.0.1:8883", password_file: secret/pw, tls: {ca_file: ../ca.pem}}
+queue: {path: /var/tmp/q.db}
+models:
+  - {name: m, path: models/m.tflite, labels: labels.txt}
+cameras:
+  - {name: a, source: videos/a.mp4, model: m}
+  - {name: b, source: "0", model: m}
+  - {name: c, source: /dev/video2, model: m}
+  - {name: d, source: "rtsp://cam/stream", model: m}
+  - {name: e, source: ./images, model: m}
+`
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "conf")
+	for name, got := range map[string][2]string{
+		"state_dir":            {c.StateDir, filepath.Join(conf, "state")},
+		"broker.password_file": {c.Broker.PasswordFile, filepath.Join(conf, "secret/pw")},
+		"broker.tls.ca_file":   {c.Broker.TLS.CAFile, filepath.Join(dir, "ca.pem")},
+		"queue.path":           {c.Queue.Path, "/var/tmp/q.db"},
+		"models[0].path":       {c.Models[0].Path, filepath.Join(conf, "models/m.tflite")},
+		"models[0].labels":     {c.Models[0].Labels, filepath.Join(conf, "labels.txt")},
+		"cameras[0].source":    {c.Cameras[0].Source, filepath.Join(conf, "videos/a.mp4")},
+		"cameras[1].source":    {c.Cameras[1].Source, "0"},
+		"cameras[2].source":    {c.Cameras[2].Source, "/dev/video2"},
+		"cameras[3].source":    {c.Cameras[3].Source, "rtsp://cam/stream"},
+		"cameras[4].source":    {c.Cameras[4].Source, filepath.Join(conf, "images")},
+		"broker.tls.cert_file": {c.Broker.TLS.CertFile, ""},
+	} {
+		if got[0] != got[1] {
+			t.Errorf("%s = %q, want %q", name, got[0], got[1])
+		}
+	}
 }

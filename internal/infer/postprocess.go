@@ -101,7 +101,7 @@ func (p *Postprocessor) Classes() int { return len(p.scores) }
 
 // TopK dequantizes raw (the output tensor's bytes), applies softmax where
 // configured, and appends up to TopK labels scoring at least the threshold,
-// best first, to dst[:0].
+// best first, to dst[:0]. Only the first label may score zero.
 func (p *Postprocessor) TopK(raw []byte, dst []result.Label) ([]result.Label, error) {
 	n := len(p.scores)
 	if len(raw) != n*p.out.Type.Size() {
@@ -146,9 +146,16 @@ func (p *Postprocessor) TopK(raw []byte, dst []result.Label) ([]result.Label, er
 		}
 		dst[j] = result.Label{Label: p.names[i], Index: i, Score: v}
 	}
-	// Rank on the model's own values, then report scores in [0,1].
+	// Rank on the model's own values, then report scores in [0,1]. Labels
+	// after the first that would report a score of zero say nothing (a
+	// quantized softmax gives hundreds of them): they are left out rather
+	// than padding the list.
 	for k := range dst {
 		dst[k].Score = min(max(dst[k].Score, 0), 1)
+		if k > 0 && dst[k].Score == 0 {
+			dst = dst[:k]
+			break
+		}
 	}
 	return dst, nil
 }

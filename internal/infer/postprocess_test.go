@@ -36,9 +36,28 @@ func TestTopKInt8Dequantized(t *testing.T) {
 	out := TensorInfo{Type: DTypeInt8, Shape: []int{1, 3}, Quant: Quant{Scale: 0.5, ZeroPoint: -128}}
 	p, _ := NewPostprocessor(out, PostConfig{TopK: 3, Softmax: "off"})
 	got, _ := p.TopK([]byte{0x80, 0x81, 0x82}, nil) // int8 -128, -127, -126
-	// real = 0.5*(q+128): 0, 0.5, 1.0
-	if got[0].Index != 2 || got[0].Score != 1 || got[1].Score != 0.5 || got[2].Score != 0 || got[0].Label != "2" {
+	// real = 0.5*(q+128): 0, 0.5, 1.0; the zero is left out.
+	if len(got) != 2 || got[0].Index != 2 || got[0].Score != 1 || got[1].Score != 0.5 || got[0].Label != "2" {
 		t.Errorf("got %+v", got)
+	}
+}
+
+// TestTopKNoZeroPadding: a quantized softmax that puts all its mass on a
+// few classes gives top-k only those, not the rest padded with zeros; a
+// first label that scores zero is still reported.
+func TestTopKNoZeroPadding(t *testing.T) {
+	out := TensorInfo{Name: "p", Type: DTypeUint8, Shape: []int{1, 6}, Quant: Quant{Scale: 1.0 / 256}}
+	p, err := NewPostprocessor(out, PostConfig{TopK: 5, Softmax: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := p.TopK([]byte{0, 250, 0, 6, 0, 0}, nil)
+	if len(got) != 2 || got[0].Index != 1 || got[1].Index != 3 {
+		t.Errorf("got %+v, want classes 1 and 3 only", got)
+	}
+	got, _ = p.TopK([]byte{0, 0, 0, 0, 0, 0}, nil)
+	if len(got) != 1 || got[0].Score != 0 {
+		t.Errorf("all zero: got %+v, want one label scoring 0", got)
 	}
 }
 
