@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 
 // Embedded is a running embedded broker.
 type Embedded struct {
-	srv  *mochi.Server
-	addr string
+	srv     *mochi.Server
+	addr    string
+	closing *atomic.Bool
 }
 
 // Limits of the embedded broker: the largest MQTT packet a client may send
@@ -90,7 +92,9 @@ func Start(addr string, log *slog.Logger) (*Embedded, error) {
 	caps.MaximumPacketSize = MaxPacket
 	caps.MaximumClients = MaxClients
 	caps.MaximumClientWritesPending = 1024
-	srv := mochi.New(&mochi.Options{Logger: log.With("component", "embedded-broker"), Capabilities: caps})
+	closing := new(atomic.Bool)
+	blog := slog.New(logHandler{log.Handler(), closing}).With("component", "embedded-broker")
+	srv := mochi.New(&mochi.Options{Logger: blog, Capabilities: caps})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
@@ -100,11 +104,14 @@ func Start(addr string, log *slog.Logger) (*Embedded, error) {
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("embedded broker on %s: %w", addr, err)
 	}
-	return &Embedded{srv: srv, addr: addr}, nil
+	return &Embedded{srv: srv, addr: addr, closing: closing}, nil
 }
 
 // URL returns the broker's tcp:// URL.
 func (b *Embedded) URL() string { return "tcp://" + b.addr }
 
 // Close stops the broker.
-func (b *Embedded) Close() error { return b.srv.Close() }
+func (b *Embedded) Close() error {
+	b.closing.Store(true)
+	return b.srv.Close()
+}

@@ -1,11 +1,16 @@
 package broker
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/edged-io/edged/internal/mqtttest"
 )
@@ -41,4 +46,63 @@ func TestEmbeddedAddressChecks(t *testing.T) {
 		}
 		t.Errorf("second broker on %s: %v, want an error naming the address", addr, err)
 	}
+}
+
+// TestShutdownLogsNoEmptyWarning: a client still connected when the
+// broker stops ends its connection without a warning, and no record goes
+// out with an empty message.
+func TestShutdownLogsNoEmptyWarning(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	addr := freeLoopback(t)
+	b, err := Start(addr, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	id := "stays"
+	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 60, 0, byte(len(id))}, id...)
+	if _, err := conn.Write(append([]byte{0x10, byte(len(body))}, body...)); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	io.Copy(io.Discard, conn) // the broker closes it
+	time.Sleep(50 * time.Millisecond)
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if rec.Msg == "" || rec.Level == "WARN" || rec.Level == "ERROR" {
+			t.Errorf("logged at shutdown: %s", line)
+		}
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func freeLoopback(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
