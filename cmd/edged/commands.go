@@ -125,6 +125,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 	}
 	if *printResults || *noMQTT {
 		opts.Stdout = stdout
+		// A reader that goes away (`| head`) makes writes fail with EPIPE,
+		// which ends the run cleanly, instead of SIGPIPE killing edged
+		// with results still in flight.
+		pipe := make(chan os.Signal, 1)
+		signal.Notify(pipe, syscall.SIGPIPE)
+		defer signal.Stop(pipe)
 	}
 	log.Info("edged starting", "version", version)
 	return daemon.Run(ctx, opts)

@@ -52,3 +52,34 @@ func TestNativeOutputLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestStdoutReaderGoes: `edged run --stdout | head -3`: when the reader of
+// standard output goes away, edged stops as on a signal (exit 0, the
+// reason logged, no publish errors) instead of dying of SIGPIPE.
+func TestStdoutReaderGoes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd, _, stderr := edged(t, ctx, "run", "--source", repo("samples", "demo.avi"), "--loop", "--no-mqtt")
+	cmd.Stdout = nil
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(out)
+	for i := 0; i < 3; i++ {
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatalf("result %d: %v\n%s", i+1, err, stderr)
+		}
+	}
+	out.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("edged after its reader went: %v (want exit 0)\n%s", err, stderr)
+	}
+	log := stderr.String()
+	if !strings.Contains(log, `"reason":"standard output closed"`) || strings.Contains(log, "publish failed") {
+		t.Errorf("stderr does not say why it stopped, or reports failures:\n%s", log)
+	}
+}

@@ -125,6 +125,7 @@ type Daemon struct {
 	reg    *infer.Registry
 	models map[string]*pipeline.Model // by name; reloads update it in place, Close closes what it holds
 	pub    *mqtt.Publisher            // nil without MQTT
+	stdout *publish.Stdout            // nil without Options.Stdout
 	states *regionstate.Store         // nil without regions
 	keeper *samples.Keeper            // nil when no camera keeps samples
 	ha     *homeassistant.Announcer   // nil without discovery
@@ -262,7 +263,8 @@ func (d *Daemon) loadModels(context.Context) error {
 func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 	var outs []publish.Output
 	if d.opts.Stdout != nil {
-		outs = append(outs, publish.NewStdout(d.opts.Stdout))
+		d.stdout = publish.NewStdout(d.opts.Stdout)
+		outs = append(outs, d.stdout)
 	}
 	if d.opts.NoMQTT {
 		return outs, nil
@@ -406,6 +408,20 @@ func (d *Daemon) startHTTP(context.Context) error {
 // the HTTP endpoint, systemd's notifications and reloads meanwhile; then
 // the queue gets a moment to drain. Close releases the rest.
 func (d *Daemon) Run(ctx context.Context) error {
+	if d.stdout != nil {
+		// `edged run --stdout | head`: the reader leaving ends the run
+		// the way a signal does.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-d.stdout.Closed():
+				cancel(publish.ErrReaderGone)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	runCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	var wg sync.WaitGroup
@@ -525,6 +541,9 @@ func (d *Daemon) runPipeline(ctx context.Context) error {
 }
 
 func stopReason(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), publish.ErrReaderGone) {
+		return "standard output closed"
+	}
 	if ctx.Err() != nil {
 		return "signal"
 	}

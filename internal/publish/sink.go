@@ -107,7 +107,7 @@ func (s *Sink) Publish(ctx context.Context, camera string, r *result.Result) err
 	s.encoded.Add(1)
 	var errs []error
 	for _, o := range s.outs {
-		if err := o.Write(ctx, m); err != nil {
+		if err := o.Write(ctx, m); err != nil && !errors.Is(err, ErrReaderGone) {
 			errs = append(errs, err)
 		}
 	}

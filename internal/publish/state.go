@@ -100,7 +100,7 @@ func (s *Sink) PublishState(ctx context.Context, c result.StateChange) error {
 	var errs []error
 	for _, m := range msgs {
 		for _, o := range s.outs {
-			if err := o.Write(ctx, m); err != nil {
+			if err := o.Write(ctx, m); err != nil && !errors.Is(err, ErrReaderGone) {
 				errs = append(errs, err)
 			}
 		}
