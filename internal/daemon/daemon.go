@@ -343,6 +343,11 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 		cams = append(cams, cameraSpec(i, cc, d.models, d.gp.gate(cc.Name)))
 	}
 	popts := pipeline.Options{Cameras: cams, Sink: sink, Log: d.log, Metrics: d.met, Observer: d.gp.observer()}
+	if d.pub != nil && d.q == nil {
+		// Without the queue, results in memory at shutdown go straight to
+		// the broker: when it is away there is nothing to wait for.
+		popts.Deliverable = d.pub.Connected
+	}
 	if keepsSamples(d.cfg) {
 		d.keeper = samples.New(filepath.Join(StateDir(d.cfg.StateDir), "samples"), d.log)
 		popts.Samples = d.keeper

@@ -66,6 +66,10 @@ type Options struct {
 	// DrainTimeout bounds how long results still queued at shutdown are
 	// given to reach the sink. Zero means 10 seconds.
 	DrainTimeout time.Duration
+	// Deliverable, when set, tells whether the sink can take results now
+	// (the broker is connected). At shutdown the drain ends as soon as it
+	// says no: waiting for a broker that is away only delays the exit.
+	Deliverable func() bool
 	// Metrics receives the per-camera counters and stage latencies. Nil
 	// keeps them on a private registry nobody reads.
 	Metrics *metrics.Metrics

@@ -34,7 +34,9 @@ type worker struct {
 	sink   Sink
 	states StateSink
 	drain  time.Duration
-	met    *metrics.Camera
+	// deliverable: Options.Deliverable
+	deliverable func() bool
+	met         *metrics.Camera
 	// free holds the camera's reusable results: every result is either
 	// here, being filled by the infer loop, queued, or being published.
 	free chan *result.Result
@@ -103,7 +105,7 @@ type item struct {
 
 func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	name := spec.Camera.Name
-	w := &worker{name: name, sink: opts.Sink, states: opts.States, drain: opts.DrainTimeout,
+	w := &worker{name: name, sink: opts.Sink, states: opts.States, drain: opts.DrainTimeout, deliverable: opts.Deliverable,
 		met: opts.Metrics.Camera(name), gate: spec.Gate, obs: opts.Observer, batch: opts.Batch, keeper: opts.Samples,
 		log: opts.Log.With("camera", name)}
 	cfg := spec.Camera
@@ -429,16 +431,53 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan item) error {
 	// the sink, so results already inferred are not lost on shutdown.
 	drainCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	var away atomic.Bool // the drain ended because the sink cannot deliver
 	stop := context.AfterFunc(ctx, func() {
 		t := time.AfterFunc(w.drain, cancel)
 		context.AfterFunc(drainCtx, func() { t.Stop() })
+		if w.deliverable != nil {
+			go w.watchDelivery(drainCtx, func() { away.Store(true); cancel() })
+		}
 	})
 	defer stop()
+	dropped := 0
 	for it := range in {
-		w.publish(drainCtx, it)
+		if ctx.Err() != nil && drainCtx.Err() != nil {
+			// Shutting down and the drain is over: what is left is
+			// dropped, said once below rather than once per result.
+			dropped++
+		} else {
+			w.publish(drainCtx, it)
+		}
 		w.free <- it.r // never blocks: free has room for every result
 	}
+	if dropped > 0 {
+		w.met.PublishErrors.Add(float64(dropped))
+		why := "the drain timeout passed"
+		if away.Load() {
+			why = "the broker is not connected"
+		}
+		w.log.Warn("results not delivered at shutdown: "+why, "results", dropped, "drain", w.drain.String())
+	}
 	return nil
+}
+
+// watchDelivery ends the shutdown drain (cancel) once the sink says it
+// cannot deliver, checking every 50 ms until drainCtx ends.
+func (w *worker) watchDelivery(drainCtx context.Context, cancel context.CancelFunc) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if !w.deliverable() {
+			cancel()
+			return
+		}
+		select {
+		case <-drainCtx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // publish hands on the state change it's result confirmed, then the

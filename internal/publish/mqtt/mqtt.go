@@ -58,6 +58,7 @@ type Publisher struct {
 
 	connecting atomic.Bool // Connect is waiting: it reports failures itself
 	refused    chan error  // a refusal seen while connecting (capacity 1)
+	failed     chan error  // any other failed attempt while connecting (capacity 1)
 	failMu     sync.Mutex
 	lastFail   error // the latest failed connection attempt; nil after success
 	loggedFail string
@@ -85,7 +86,7 @@ func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient 
 	}
 	p := &Publisher{cfg: cfg, device: device, log: log.With("broker", cfg.URL),
 		status:  publish.Identity{Device: device, TopicPrefix: cfg.TopicPrefix}.StatusTopic(),
-		refused: make(chan error, 1), up: make(chan struct{}), done: make(chan struct{})}
+		refused: make(chan error, 1), failed: make(chan error, 1), up: make(chan struct{}), done: make(chan struct{})}
 	clientID := cfg.ClientID
 	if clientID == "" {
 		clientID = "edged-" + device
@@ -181,11 +182,13 @@ func (p *Publisher) notified(_ paho.Client, n paho.ConnectionNotification) {
 		repeat := err.Error() == p.loggedFail
 		p.loggedFail = err.Error()
 		p.failMu.Unlock()
+		ch := p.failed
 		if isRefusal(err) {
-			select {
-			case p.refused <- err:
-			default:
-			}
+			ch = p.refused
+		}
+		select {
+		case ch <- err:
+		default:
 		}
 		// While Connect waits it returns the failure; afterwards the
 		// background retries are logged once per distinct cause.
@@ -278,11 +281,15 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Connect connects to the broker, waiting up to the connect timeout. The
-// client keeps retrying in the background after a failure. A refusal
-// (wrong credentials, an unverifiable server certificate) returns at once
-// with an error wrapping ErrRefused and the broker's reason; a timeout
-// returns the reason of the last failed attempt, if any.
+// Connect connects to the broker: it returns nil once connected, or an
+// error once the first attempt has failed or the connect timeout has
+// passed, whichever comes first. The client keeps retrying in the
+// background after a failure, so results need not wait for the broker:
+// a broker that is down (connection refused at once) costs the start no
+// time, one that does not answer costs at most the connect timeout. A
+// refusal (wrong credentials, an unverifiable server certificate)
+// returns an error wrapping ErrRefused and the broker's reason: retrying
+// cannot fix it.
 func (p *Publisher) Connect(ctx context.Context) error {
 	p.connecting.Store(true)
 	defer p.connecting.Store(false)
@@ -299,11 +306,13 @@ func (p *Publisher) Connect(ctx context.Context) error {
 		// A refusal ends the run (the daemon does not retry what only a
 		// configuration change can fix): say so, not "still retrying".
 		return fmt.Errorf("connect to %s: %w by the broker: %w (fix the credentials or certificates)", p.cfg.URL, ErrRefused, err)
+	case err := <-p.failed:
+		return fmt.Errorf("connect to %s: %w (retrying in the background)", p.cfg.URL, err)
 	case <-timer.C:
 		if err := p.lastFailure(); err != nil {
-			return fmt.Errorf("connect to %s: no connection within %v (still retrying): %w", p.cfg.URL, p.cfg.ConnectTimeout, err)
+			return fmt.Errorf("connect to %s: no connection within %v (retrying in the background): %w", p.cfg.URL, p.cfg.ConnectTimeout, err)
 		}
-		return fmt.Errorf("connect to %s: no connection within %v (still retrying)", p.cfg.URL, p.cfg.ConnectTimeout)
+		return fmt.Errorf("connect to %s: no connection within %v (retrying in the background)", p.cfg.URL, p.cfg.ConnectTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}

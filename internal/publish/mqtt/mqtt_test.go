@@ -382,8 +382,8 @@ func TestConnectReportsWhy(t *testing.T) {
 		want    string
 	}{
 		{"wrong password returns at once", refusal, true, "not Authorized"},
-		{"unreachable broker waits for the timeout", network, false, "no connection within 200ms (still retrying): network Error : dial tcp: connection refused"},
-		{"no attempt finished", nil, false, "no connection within 200ms (still retrying)"},
+		{"unreachable broker returns after the first failed attempt", network, false, "network Error : dial tcp: connection refused (retrying in the background)"},
+		{"no attempt finished waits for the timeout", nil, false, "no connection within 200ms (retrying in the background)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

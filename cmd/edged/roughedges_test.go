@@ -4,11 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edged-io/edged/internal/mqtttest"
 	"github.com/edged-io/edged/internal/samplevideo"
 )
 
@@ -82,4 +87,65 @@ func TestStdoutReaderGoes(t *testing.T) {
 	if !strings.Contains(log, `"reason":"standard output closed"`) || strings.Contains(log, "publish failed") {
 		t.Errorf("stderr does not say why it stopped, or reports failures:\n%s", log)
 	}
+}
+
+// TestBrokerAwayAtStart: with the broker down at start, results do not
+// wait for the connect timeout (ten minutes here): the first one is out
+// at once and queued; with the queue off, SIGINT does not wait for the
+// drain either, and the log says why results were not delivered.
+func TestBrokerAwayAtStart(t *testing.T) {
+	port := mqtttest.FreePort(t) // nobody listens: connections are refused
+	for _, queue := range []string{"on", "off"} {
+		t.Run("queue "+queue, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "edged.yaml")
+			doc := fmt.Sprintf(`broker: {url: "tcp://127.0.0.1:%d", connect_timeout: 10m}
+queue: {enabled: %v}
+cameras:
+  - {name: c, source: %q, loop: true, fps: 5}
+`, port, queue == "on", mustAbs(t, repo("samples", "demo.avi")))
+			if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd, _, stderr := edged(t, ctx, "run", "--config", cfg, "--stdout")
+			cmd.Stdout = nil
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err != nil || !strings.Contains(line, `"camera":"c"`) {
+				t.Fatalf("first result: %q, %v\n%s", line, err, stderr)
+			}
+			time.Sleep(time.Second) // a few more results wait for the broker
+			cmd.Process.Signal(syscall.SIGINT)
+			go io.Copy(io.Discard, out)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("edged: %v\n%s", err, stderr)
+			}
+			log := stderr.String()
+			if !strings.Contains(log, "connection refused (retrying in the background)") {
+				t.Errorf("the log does not give the reason the broker is away:\n%s", log)
+			}
+			want := "undelivered results stay queued for the next run"
+			if queue == "off" {
+				want = "results not delivered at shutdown: the broker is not connected"
+			}
+			if !strings.Contains(log, want) {
+				t.Errorf("the log does not say %q:\n%s", want, log)
+			}
+		})
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
