@@ -205,8 +205,10 @@ func (c *Camera) setState(state result.State, err error) {
 
 // Run captures until ctx ends (returns nil) or a non-looping file or folder
 // has handed over its last frame (returns nil, and Next reports
-// ErrEndOfInput). Failures never end Run: the source is reopened with
-// backoff and State reports them.
+// ErrEndOfInput). Failures never end Run, with one exception: the source
+// is reopened with backoff and State reports them. The exception is a
+// non-looping video file that does not open: it cannot start to, so the
+// camera ends in state failed with the reason.
 func (c *Camera) Run(ctx context.Context) error {
 	defer c.closeSource()
 	c.timer = time.NewTimer(time.Hour)
@@ -228,6 +230,15 @@ func (c *Camera) Run(ctx context.Context) error {
 			delay = min(delay*2, c.cfg.Backoff.Max)
 		}
 		if err := c.timedOpen(); err != nil {
+			if c.src.Kind == File && !c.cfg.Loop {
+				// A video file that does not open will not start to: the
+				// camera ends, failed, saying why. (A looping file is
+				// retried, for a file that is replaced in place.)
+				c.setState(result.Failed, err)
+				c.log.Error("cannot open video file; the camera ends", "err", err)
+				close(c.ended)
+				return nil
+			}
 			c.setState(result.Reconnecting, err)
 			c.log.Warn("cannot open source", "err", err)
 			continue

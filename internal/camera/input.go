@@ -98,6 +98,10 @@ func (v *videoInput) Open() error {
 		if why := v.explain(); why != nil {
 			return why
 		}
+		if v.src.Kind == File {
+			// OpenCV says only "Error opening file … with api backend: 1900".
+			return fmt.Errorf("open video file %s: not a video OpenCV can read (no container or codec it knows; %d bytes)", v.src.Raw, fileSize(v.src.Raw))
+		}
 		return fmt.Errorf("open %s %s: %w", v.src.Kind, v.src.Raw, err)
 	}
 	v.vc = vc
@@ -107,11 +111,20 @@ func (v *videoInput) Open() error {
 			return why
 		}
 		if v.src.Kind == File {
-			return fmt.Errorf("open video file %s: not a video OpenCV can read", v.src.Raw)
+			return fmt.Errorf("open video file %s: not a video OpenCV can read (no container or codec it knows; %d bytes)", v.src.Raw, fileSize(v.src.Raw))
 		}
 		return fmt.Errorf("open %s %s: OpenCV could not open it", v.src.Kind, v.src.Raw)
 	}
 	return nil
+}
+
+// fileSize is the size of the file at path, or -1.
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return -1
+	}
+	return st.Size()
 }
 
 // precheck says why a device cannot work before OpenCV tries and reports

@@ -146,15 +146,16 @@ func waitState(t *testing.T, c *Camera, what string, ok func(result.Status) bool
 	}
 }
 
-// TestFileAppearsLater: a video file that cannot be opened keeps the camera
-// reconnecting (the error names the file) until the file is readable, then
-// frames flow from number 1.
+// TestFileAppearsLater: a looping video file that cannot be opened keeps
+// the camera reconnecting (the error names the file) until the file is
+// readable, then frames flow from number 1.
 func TestFileAppearsLater(t *testing.T) {
+	t.Run("not looping: the camera ends, failed", testNotAVideoEnds)
 	video := filepath.Join(t.TempDir(), "late.avi")
 	if err := os.WriteFile(video, []byte("not a video yet"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Name: "late", Source: video, Spec: spec(),
+	c, err := New(Config{Name: "late", Source: video, Spec: spec(), Loop: true,
 		Backoff: Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -188,16 +189,14 @@ func TestFileAppearsLater(t *testing.T) {
 		}
 		c.Release(f)
 	}
-	if _, err := c.Next(ctx); !errors.Is(err, ErrEndOfInput) {
-		t.Errorf("after the last frame: %v, want ErrEndOfInput", err)
+	if st := c.State(); st.State != "streaming" {
+		t.Errorf("state %+v, want streaming", st)
 	}
+	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
 	c.Close()
-	if st := c.State(); st.State != "ended" || st.Captured != 3 {
-		t.Errorf("state %+v, want ended with 3 captured", st)
-	}
 }
 
 // TestMissingDeviceKeepsTrying: an absent V4L2 device never ends Run; the
@@ -261,5 +260,32 @@ func TestParseDevicePaths(t *testing.T) {
 		if _, err := ParseSource(s); err == nil || !strings.Contains(err.Error(), "not a camera") {
 			t.Errorf("%q: %v, want a not-a-camera error", s, err)
 		}
+	}
+}
+
+// testNotAVideoEnds: a non-looping video file that does not open ends
+// the camera at once, in state failed, with an error saying it is not a
+// video, rather than being retried for ever.
+func testNotAVideoEnds(t *testing.T) {
+	video := filepath.Join(t.TempDir(), "notes.mp4")
+	if err := os.WriteFile(video, []byte("shopping list: milk, eggs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Name: "notes", Source: video, Spec: spec(),
+		Backoff: Backoff{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("Run: %v (context %v), want it to end by itself", err, ctx.Err())
+	}
+	if _, err := c.Next(ctx); !errors.Is(err, ErrEndOfInput) {
+		t.Errorf("Next: %v, want ErrEndOfInput", err)
+	}
+	st := c.State()
+	if st.State != result.Failed || !strings.Contains(st.LastError, "notes.mp4: not a video") || st.Reconnects != 0 {
+		t.Errorf("status %+v, want failed, saying notes.mp4 is not a video, never reopened", st)
 	}
 }
