@@ -53,7 +53,7 @@ func TestCheckConfigChecksWhatRunChecks(t *testing.T) {
 	os.WriteFile(garbage, []byte("this is not a model"), 0o644)
 	two := filepath.Join(dir, "two.txt")
 	os.WriteFile(two, []byte("cat\ndog\n"), 0o644)
-	model := repo("models", "efficientnet_lite0_int8.tflite")
+	model := mustAbs(t, repo("models", "efficientnet_lite0_int8.tflite"))
 	base := "models:\n  - {name: m, path: " + model + "%s}\ncameras:\n  - {name: a, source: %s}\n%s"
 	for _, tc := range []struct {
 		name, model, source, extra, want string
