@@ -41,8 +41,12 @@ DEPS_arm64test := qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc+
 DEPS_bench    := python3-venv python3-pip mosquitto ffmpeg
 # fresh: make check-fresh builds a bookworm root and runs the README there.
 DEPS_fresh    := mmdebstrap git util-linux
+# image: the container images (mmdebstrap root, podman build) and their
+# test (podman with runc, arm64 under qemu-user, mosquitto on the host).
+DEPS_image    := podman runc mmdebstrap arch-test qemu-user-static binfmt-support \
+	mosquitto mosquitto-clients python3
 
-DEPS_PURPOSES := build demo test cross pkgtest arm64test bench fresh
+DEPS_PURPOSES := build demo test cross pkgtest arm64test bench fresh image
 # test covers what the package tests and the benchmark need as well.
 DEPS_test     += $(DEPS_cross) $(DEPS_pkgtest) $(DEPS_bench)
 

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/daemon"
@@ -290,6 +292,45 @@ func cmdVersion(stdout io.Writer) error {
 		fmt.Fprintf(stdout, "runtime: %s (%s)\n", e.Name(), e.LibraryPath())
 	} else {
 		fmt.Fprintf(stdout, "runtime: litert not found (%s)\n", strings.SplitN(err.Error(), "\n", 2)[0])
+	}
+	return nil
+}
+
+// cmdHealthcheck asks a running edged's /healthz: exit 0 when it answers
+// 200 (healthy or degraded), 1 otherwise, printing the status. It is the
+// container image's HEALTHCHECK, which has no curl.
+func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edged healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:9464/healthz", "the /healthz address of the edged to ask")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	pos, err := parseArgs(fs, args, stdout)
+	if err != nil || help(args) {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return usageError{fmt.Sprintf("--url: %v", err)}
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&body); err != nil {
+		return fmt.Errorf("healthcheck: %s answered %s, not edged's JSON: %w", *url, res.Status, err)
+	}
+	fmt.Fprintf(stdout, "%s\n", body.Status)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s (%s)", *url, res.Status, body.Status)
 	}
 	return nil
 }

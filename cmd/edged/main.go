@@ -26,6 +26,8 @@ Usage:
   edged run --source SRC [flags]          quick mode: one camera from flags
   edged check-config --config FILE        validate a config file and exit
   edged model inspect [--json] FILE       describe a .tflite model
+  edged healthcheck [--url URL]           exit 0 when a running edged's /healthz
+                                          answers 200 (container health checks)
   edged version                           print version information
 
 Run 'edged run -h' for the quick-mode flags.
@@ -67,6 +69,8 @@ func runWith(args []string, stdout, stderr io.Writer, onLogger func(*slog.Logger
 		err = cmdCheckConfig(args[1:], stdout, stderr)
 	case "model":
 		err = cmdModel(args[1:], stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

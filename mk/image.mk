@@ -1,0 +1,25 @@
+# Container images (docs/container.md).
+#
+#   make image ARCH=amd64|arm64   dist/edged_<version>_<arch>-image.tar, a
+#                                 docker-archive (podman load, docker load)
+#                                 built by cross/image.sh from Debian
+#                                 packages and edged's .deb: no base image
+#   make test-image ARCH=...      the image run with podman against a
+#                                 mosquitto on the host (cross/test-image.sh)
+#   make test-images              test-image for amd64, then arm64 under
+#                                 qemu-user (on demand for now: not yet in
+#                                 make test, see docs/container.md)
+IMAGE_TAR = dist/edged_$(DEB_VERSION)_$(ARCH)-image.tar
+GIT_REV  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+
+.PHONY: image test-image test-images
+image: deps-image
+	$(MAKE) --no-print-directory package ARCH=$(ARCH)
+	$(SUDO) env ARCH=$(ARCH) DEB=$(PKG_DEB) VERSION=$(DEB_VERSION) REVISION=$(GIT_REV) cross/image.sh
+
+test-image: image
+	$(SUDO) env ARCH=$(ARCH) IMAGE=$(IMAGE_TAR) cross/test-image.sh
+
+test-images:
+	$(MAKE) --no-print-directory test-image ARCH=amd64
+	$(MAKE) --no-print-directory test-image ARCH=arm64
