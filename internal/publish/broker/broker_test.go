@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -54,7 +55,7 @@ func TestEmbeddedAddressChecks(t *testing.T) {
 func TestShutdownLogsNoEmptyWarning(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	addr := freeLoopback(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", mqtttest.FreePort(t))
 	b, err := Start(addr, log)
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +97,4 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
-}
-
-func freeLoopback(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
