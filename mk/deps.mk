@@ -44,7 +44,7 @@ DEPS_fresh    := mmdebstrap git util-linux
 # image: the container images (mmdebstrap root, podman build) and their
 # test (podman with runc, arm64 under qemu-user, mosquitto on the host).
 DEPS_image    := podman runc mmdebstrap arch-test qemu-user-static binfmt-support \
-	mosquitto mosquitto-clients python3
+	mosquitto mosquitto-clients python3 python3-venv
 
 DEPS_PURPOSES := build demo test cross pkgtest arm64test bench fresh image
 # test covers what the package tests and the benchmark need as well.

@@ -38,3 +38,16 @@ $(QUADLET): mk/image.mk
 	cd build/quadlet-mod && GOFLAGS=-mod=mod $(GO) get github.com/containers/podman/v4/cmd/quadlet@$(QUADLET_VERSION) && \
 		GOFLAGS=-mod=mod $(GO) build -tags "remote exclude_graphdriver_btrfs exclude_graphdriver_devicemapper containers_image_openpgp" \
 			-o $(CURDIR)/$(QUADLET) github.com/containers/podman/v4/cmd/quadlet
+
+# test-compose: packaging/container/compose.yaml against the Compose
+# Specification's JSON schema (as compose-go embeds it, from the Go module
+# proxy), with jsonschema in a venv of its own; podman-compose's config
+# alone lets unknown keys through.
+COMPOSE_GO_VERSION := v2.4.9
+COMPOSE_VENV := build/compose-venv
+.PHONY: test-compose
+test-compose: deps-image
+	test -x $(COMPOSE_VENV)/bin/python || python3 -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/python -m pip install -q --disable-pip-version-check jsonschema==4.23.0 pyyaml==6.0.2
+	dir=$$(GOFLAGS= $(GO) mod download -json github.com/compose-spec/compose-go/v2@$(COMPOSE_GO_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p') && \
+		$(COMPOSE_VENV)/bin/python cross/check-compose.py "$$dir/schema/compose-spec.json" packaging/container/compose.yaml
