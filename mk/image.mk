@@ -4,6 +4,9 @@
 #                                 docker-archive (podman load, docker load)
 #                                 built by cross/image.sh from Debian
 #                                 packages and edged's .deb: no base image
+#   make image-all                both, and their multi-arch index as one
+#                                 OCI archive (cross/image-index.sh):
+#                                 dist/edged_<version>-image-multiarch.tar
 #   make test-image ARCH=...      the image run with podman against a
 #                                 mosquitto on the host (cross/test-image.sh)
 #   make test-images              test-image for amd64, then arm64 under
@@ -12,10 +15,15 @@
 IMAGE_TAR = dist/edged_$(DEB_VERSION)_$(ARCH)-image.tar
 GIT_REV  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 
-.PHONY: image test-image test-images
+.PHONY: image image-all test-image test-images
 image: deps-image
 	$(MAKE) --no-print-directory package ARCH=$(ARCH)
 	$(SUDO) env ARCH=$(ARCH) DEB=$(PKG_DEB) VERSION=$(DEB_VERSION) REVISION=$(GIT_REV) cross/image.sh
+
+image-all:
+	$(MAKE) --no-print-directory image ARCH=amd64
+	$(MAKE) --no-print-directory image ARCH=arm64
+	$(SUDO) env VERSION=$(DEB_VERSION) cross/image-index.sh
 
 test-image: image
 	$(SUDO) env ARCH=$(ARCH) IMAGE=$(IMAGE_TAR) cross/test-image.sh
