@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -65,14 +66,7 @@ func TestStdoutReaderGoes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd, _, stderr := edged(t, ctx, "run", "--source", repo("samples", "demo.avi"), "--loop", "--no-mqtt")
-	cmd.Stdout = nil
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	out := startPiped(t, cmd)
 	br := bufio.NewReader(out)
 	for i := 0; i < 3; i++ {
 		if _, err := br.ReadString('\n'); err != nil {
@@ -109,14 +103,7 @@ cameras:
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd, _, stderr := edged(t, ctx, "run", "--config", cfg, "--stdout")
-			cmd.Stdout = nil
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			out := startPiped(t, cmd)
 			line, err := bufio.NewReader(out).ReadString('\n')
 			if err != nil || !strings.Contains(line, `"camera":"c"`) {
 				t.Fatalf("first result: %q, %v\n%s", line, err, stderr)
@@ -148,4 +135,18 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// startPiped starts cmd with its standard output on a pipe the test reads.
+func startPiped(t *testing.T, cmd *exec.Cmd) io.ReadCloser {
+	t.Helper()
+	cmd.Stdout = nil
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
