@@ -29,13 +29,12 @@ type worker struct {
 	// inferCost: the infer loop holds it for one frame's conversions,
 	// invokes and post-processing, and a reload (Swap.Apply) takes it to
 	// replace them between two frames.
-	mu     sync.Mutex
-	groups []*group
-	sink   Sink
-	states StateSink
-	drain  time.Duration
-	// deliverable: Options.Deliverable
-	deliverable func() bool
+	mu          sync.Mutex
+	groups      []*group
+	sink        Sink
+	states      StateSink
+	drain       time.Duration
+	deliverable func() bool // Options.Deliverable
 	met         *metrics.Camera
 	// free holds the camera's reusable results: every result is either
 	// here, being filled by the infer loop, queued, or being published.
@@ -429,14 +428,13 @@ func (w *worker) fill(it item, f *camera.Frame, row []byte, convert, invoke time
 func (w *worker) publishLoop(ctx context.Context, in <-chan item) error {
 	// Once ctx ends, what is still queued gets the drain timeout to reach
 	// the sink, so results already inferred are not lost on shutdown.
-	drainCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	var away atomic.Bool // the drain ended because the sink cannot deliver
+	drainCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(w.drain, cancel)
+		t := time.AfterFunc(w.drain, func() { cancel(nil) })
 		context.AfterFunc(drainCtx, func() { t.Stop() })
 		if w.deliverable != nil {
-			go w.watchDelivery(drainCtx, func() { away.Store(true); cancel() })
+			go w.watchDelivery(drainCtx, cancel)
 		}
 	})
 	defer stop()
@@ -454,7 +452,7 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan item) error {
 	if dropped > 0 {
 		w.met.PublishErrors.Add(float64(dropped))
 		why := "the drain timeout passed"
-		if away.Load() {
+		if errors.Is(context.Cause(drainCtx), errUndeliverable) {
 			why = "the broker is not connected"
 		}
 		w.log.Warn("results not delivered at shutdown: "+why, "results", dropped, "drain", w.drain.String())
@@ -462,14 +460,18 @@ func (w *worker) publishLoop(ctx context.Context, in <-chan item) error {
 	return nil
 }
 
-// watchDelivery ends the shutdown drain (cancel) once the sink says it
-// cannot deliver, checking every 50 ms until drainCtx ends.
-func (w *worker) watchDelivery(drainCtx context.Context, cancel context.CancelFunc) {
+// errUndeliverable ends a shutdown drain the sink cannot complete.
+var errUndeliverable = errors.New("the sink cannot deliver")
+
+// watchDelivery ends the shutdown drain (cancel, with errUndeliverable)
+// once the sink says it cannot deliver, checking every 50 ms until
+// drainCtx ends.
+func (w *worker) watchDelivery(drainCtx context.Context, cancel context.CancelCauseFunc) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		if !w.deliverable() {
-			cancel()
+			cancel(errUndeliverable)
 			return
 		}
 		select {

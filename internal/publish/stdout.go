@@ -15,7 +15,6 @@ type Stdout struct {
 	w      io.Writer
 	buf    []byte
 	closed chan struct{} // closed once the reader went away
-	gone   bool
 }
 
 // NewStdout returns a JSON-lines output writing to w.
@@ -30,13 +29,14 @@ var ErrReaderGone = errors.New("standard output closed by its reader")
 func (s *Stdout) Write(_ context.Context, m Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.gone {
+	select {
+	case <-s.closed:
 		return ErrReaderGone
+	default:
 	}
 	s.buf = append(append(s.buf[:0], m.Payload...), '\n')
 	_, err := s.w.Write(s.buf)
 	if errors.Is(err, syscall.EPIPE) {
-		s.gone = true
 		close(s.closed)
 		return ErrReaderGone
 	}
