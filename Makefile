@@ -43,9 +43,12 @@ test-unit: deps-build
 
 # After the Go tests, the Python suite and the arm64 package test (mostly
 # downloads and emulation: cross/README.md) run side by side, each one's
-# output kept together; then one short benchmark repetition.
+# output kept together; then the container images (amd64, then arm64 under
+# qemu-user on the root the package test cached), the Quadlet unit and the
+# compose file (docs/container.md); then one short benchmark repetition.
 test: test-go
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-package-arm64
+	$(MAKE) --no-print-directory test-images test-quadlet test-compose
 	$(MAKE) --no-print-directory bench-smoke
 
 clean:

@@ -47,8 +47,9 @@ DEPS_image    := podman runc mmdebstrap arch-test qemu-user-static binfmt-suppor
 	mosquitto mosquitto-clients python3 python3-venv
 
 DEPS_PURPOSES := build demo test cross pkgtest arm64test bench fresh image
-# test covers what the package tests and the benchmark need as well.
-DEPS_test     += $(DEPS_cross) $(DEPS_pkgtest) $(DEPS_bench)
+# test covers what the package tests, the images and the benchmark need as
+# well.
+DEPS_test     += $(DEPS_cross) $(DEPS_pkgtest) $(DEPS_bench) $(DEPS_image)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -10,8 +10,7 @@
 #   make test-image ARCH=...      the image run with podman against a
 #                                 mosquitto on the host (cross/test-image.sh)
 #   make test-images              test-image for amd64, then arm64 under
-#                                 qemu-user (on demand for now: not yet in
-#                                 make test, see docs/container.md)
+#                                 qemu-user (part of make test)
 IMAGE_TAR = dist/edged_$(DEB_VERSION)_$(ARCH)-image.tar
 GIT_REV  := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 
