@@ -12,7 +12,7 @@
 # proxy or a CA bundle.
 #
 # A clean clone of the committed HEAD goes to /src/edged in the root. Both
-# commands run there as root, in a chroot inside new mount and PID
+# commands run there as root, with the root pivoted to in new mount and PID
 # namespaces (every mount and process goes when the run ends), with
 # CI=true for `make test` as .ci/run sets it, so tests that would skip for
 # a missing part fail instead. binfmt_misc is the kernel's, shared, so the
@@ -101,10 +101,19 @@ in_root() {
 		root=$1 envfile=$2
 		shift 2
 		mount --make-rprivate /
+		mount --bind "$root" "$root"
 		mount -t proc proc "$root/proc"
 		mount --rbind /sys "$root/sys"
 		mount --rbind /dev "$root/dev"
-		exec chroot "$root" env -i $(cat "$envfile") sh -c "cd /src/edged && $*"
+		envs=$(cat "$envfile")
+		# pivot_root rather than chroot: the root is then the mount
+		# namespace'"'"'s own, as on a real machine. In a chroot, podman cannot
+		# make / private when it applies a layer, and runc exec (the
+		# container health check) finds the chroot, not the container.
+		cd "$root"
+		mkdir -p .oldroot
+		pivot_root . .oldroot
+		exec env -i $envs sh -c "umount -l /.oldroot && cd /src/edged && $*"
 	' in_root "$root" "$envfile" "$@" && echo 0 > "$out/rc" || echo $? > "$out/rc"; } 2>&1 | tee "$log"
 	return "$(cat "$out/rc")"
 }
