@@ -24,6 +24,8 @@ deb=${DEB:?DEB=path of the .deb}
 version=${VERSION:?VERSION=the package version}
 revision=${REVISION:-unknown}
 [ "$(id -u)" = 0 ] || { echo "image: needs root (chroot for dpkg)"; exit 1; }
+. cross/binfmt.sh
+need_binfmt "$arch" image
 . cross/podman-env.sh
 t0=$(date +%s)
 

@@ -18,12 +18,8 @@ arch=${ARCH:?ARCH=amd64 or arm64}
 image=${IMAGE:?IMAGE=the image archive}
 [ "$(id -u)" = 0 ] || { echo "test-image: needs root"; exit 1; }
 . cross/podman-env.sh
-if [ "$arch" != amd64 ] && ! grep -qs '^enabled' "/proc/sys/fs/binfmt_misc/qemu-aarch64"; then
-	[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
-	update-binfmts --enable qemu-aarch64 2>/dev/null || true
-	grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
-		{ echo "test-image: no qemu-aarch64 binfmt_misc entry (install qemu-user-static)" >&2; exit 1; }
-fi
+. cross/binfmt.sh
+need_binfmt "$arch" test-image
 t0=$(date +%s)
 tag=$(pm load -q -i "$image" | sed -n 's/^Loaded image[^:]*: *//p' | tail -1)
 [ -n "$tag" ] || { echo "test-image: loading $image gave no image" >&2; exit 1; }

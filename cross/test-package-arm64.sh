@@ -14,20 +14,8 @@ set -eu
 
 deb=${DEB:?DEB=path of the arm64 .deb}
 [ "$(id -u)" = 0 ] || { echo "test-package-arm64: needs root (chroot, mount)"; exit 1; }
-# A fresh VM may have binfmt_misc unmounted (then installing
-# qemu-user-static registered nothing): mount it and enable the entry.
-if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
-	mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
-fi
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && command -v update-binfmts >/dev/null; then
-	update-binfmts --enable qemu-aarch64 || true
-fi
-if ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
-	! grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
-	echo "test-package-arm64: no qemu-aarch64 binfmt_misc entry with the F flag;" \
-		"install qemu-user-static (and binfmt-support), or run: update-binfmts --enable qemu-aarch64" >&2
-	exit 1
-fi
+. cross/binfmt.sh
+need_binfmt arm64 test-package-arm64
 
 cache=build/pkgtest
 mkdir -p "$cache"

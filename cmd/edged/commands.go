@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/daemon"
 	"github.com/edged-io/edged/internal/infer/litertengine"
@@ -45,6 +46,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 	threads := fs.Int("threads", 1, "inference threads")
 	loop := fs.Bool("loop", false, "start a video file or image folder over at its end")
 	resize := fs.String("resize", "stretch", "stretch, center-crop or letterbox")
+	decode := fs.String("decode", "auto", "a stream's decoding: auto, all or keyframes")
+	transport := fs.String("rtsp-transport", "", "RTSP transport: tcp (default) or udp")
+	preset := fs.String("preset", "", "GStreamer pipeline for a board's decoder or camera: "+strings.Join(camera.PresetNames(), ", "))
 	printResults := fs.Bool("stdout", false, "also print every result as a JSON line on standard output")
 	noMQTT := fs.Bool("no-mqtt", false, "publish nowhere but standard output (implies --stdout)")
 	lib := fs.String("tflite-lib", "", "path of libtensorflowlite_c.so (default: search the usual places)")
@@ -89,6 +93,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 		}
 		c := config.NewCamera(*cam, *source)
 		c.FPS, c.Loop, c.Resize = *fps, *loop, *resize
+		c.Decode, c.RTSPTransport, c.Preset = *decode, *transport, *preset
 		cfg.Cameras = []config.Camera{c}
 		if err := cfg.Validate(); err != nil {
 			return usageError{err.Error()}
@@ -183,7 +188,8 @@ var quickFlags = map[string]string{
 	"model": "models[].path", "labels": "models[].labels", "output": "models[].output", "broker": "broker.url", "device": "device",
 	"camera": "cameras[].name", "fps": "cameras[].fps", "top-k": "models[].top_k", "threshold": "models[].threshold",
 	"threads": "models[].threads", "loop": "cameras[].loop", "resize": "cameras[].resize", "http": "http.addr",
-	"queue": "queue.path or queue.enabled",
+	"queue": "queue.path or queue.enabled", "decode": "cameras[].decode", "rtsp-transport": "cameras[].rtsp_transport",
+	"preset": "cameras[].preset",
 }
 
 // quickOnly refuses quick-mode flags beside --config: the file decides

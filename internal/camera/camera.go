@@ -58,6 +58,20 @@ type Config struct {
 	// into Frame.Views in this order.
 	Views   []preprocess.Spec
 	Backoff Backoff
+	// Decode is how a network stream (rtsp://, http://…) is decoded:
+	// DecodeAuto (the default: key frames only when the FPS cap is at or
+	// below the stream's key-frame rate), DecodeAll or DecodeKeyframes.
+	Decode Decode
+	// Transport is RTSP's lower transport for streams: "tcp" (the
+	// default) or "udp".
+	Transport string
+	// Decoder names the FFmpeg decoder for a stream decoded in full
+	// (FFmpeg's video_codec option, such as h264_v4l2m2m on a Raspberry
+	// Pi); empty: FFmpeg's own choice.
+	Decoder string
+	// Preset, when set, names a GStreamer pipeline of Presets that reads
+	// Source (an rtsp:// URL, or csi for a board camera).
+	Preset string
 	// MaxPixels bounds an image's or frame's width×height: a folder's
 	// image above it is skipped, read from its header, without decoding;
 	// a larger frame from a stream or file is dropped. Both are counted as
@@ -103,6 +117,14 @@ type Camera struct {
 	// capture-goroutine state (gocv); only Run and Close touch these.
 	in         input
 	folder     *folderInput // in, for a folder: the next file's size predicts a read's cost
+	video      *videoInput  // in, for devices, streams, pipelines and video files
+	// Live sources grab every frame but convert only the one the consumer
+	// will take: the last grabbed before it wants the next (WantNextAt).
+	waiting   atomic.Bool   // the consumer is blocked in Next
+	grabGap   time.Duration // moving average of the time between two grabs
+	lastGrab  time.Time
+	convCost  time.Duration // moving average of a retrieve and resize
+	keys      keyframeProbe // auto decode: the key-frame rate, measured
 	raw        gocv.Mat
 	resized    gocv.Mat
 	boxed      gocv.Mat
@@ -124,12 +146,12 @@ type Camera struct {
 
 // New checks the configuration; nothing is opened until Run.
 func New(cfg Config, log *slog.Logger) (*Camera, error) {
-	src, err := ParseSource(cfg.Source)
-	if err != nil {
-		return nil, err
-	}
 	if len(cfg.Views) == 0 {
 		cfg.Views = []preprocess.Spec{cfg.Spec}
+	}
+	src, err := configSource(cfg)
+	if err != nil {
+		return nil, err
 	}
 	cfg.Spec = cfg.Views[0]
 	for _, v := range cfg.Views {
@@ -142,6 +164,10 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	}
 	if cfg.FPS < 0 {
 		return nil, fmt.Errorf("fps %v is negative", cfg.FPS)
+	}
+	so, err := streamOpts(cfg, src)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", cfg.Source, err)
 	}
 	if cfg.Backoff.Initial <= 0 {
 		cfg.Backoff.Initial = 500 * time.Millisecond
@@ -162,8 +188,9 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	c := &Camera{cfg: cfg, src: src, log: log.With("source", cfg.Source, "kind", src.Kind.String()),
 		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}), taken: make(chan struct{}, 1),
 		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
-	c.in = newInput(src, cfg.Spec, cfg.MaxPixels, c.log)
+	c.in = newInput(src, cfg.Spec, cfg.MaxPixels, so, c.log)
 	c.folder, _ = c.in.(*folderInput)
+	c.video, _ = c.in.(*videoInput)
 	c.crops = make([]preprocess.Rect, len(cfg.Views))
 	c.dsts = make([]preprocess.Rect, len(cfg.Views))
 	for i := 0; i < cap(c.pool); i++ {
@@ -175,6 +202,9 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		c.pool <- f
 	}
 	c.status = result.Status{State: result.Starting, Kind: src.Kind.String(), Since: time.Now()}
+	if src.Kind == Stream {
+		c.status.Decode = string(c.video.want)
+	}
 	return c, nil
 }
 
@@ -219,8 +249,11 @@ func (c *Camera) Run(ctx context.Context) error {
 	// Files and folders are paced: one frame may be handed over, then the
 	// next waits until the consumer took it (see pace).
 	paced, mayDeliver := !c.src.Kind.Live(), true
+	switching := false // reopening to change the decode mode, not after a failure
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
+		if switching {
+			switching = false
+		} else if attempt > 0 {
 			c.reconnects.Add(1)
 			c.setState(result.Reconnecting, nil)
 			c.log.Info("reopening source", "in", delay)
@@ -229,7 +262,12 @@ func (c *Camera) Run(ctx context.Context) error {
 			}
 			delay = min(delay*2, c.cfg.Backoff.Max)
 		}
+		c.chooseDecode()
 		if err := c.timedOpen(); err != nil {
+			if c.keys.openFailed(c, err) {
+				switching = true
+				continue
+			}
 			if c.src.Kind == File && !c.cfg.Loop {
 				// A video file that does not open will not start to: the
 				// camera ends, failed, saying why. (A looping file is
@@ -243,6 +281,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			c.log.Warn("cannot open source", "err", err)
 			continue
 		}
+		c.keys.opened(c)
 		c.setState(result.Streaming, nil)
 		c.plannedFor, c.planErr = image.Point{}, nil // re-plan (and re-report) the new stream's frames
 		opened := time.Now()
@@ -256,8 +295,20 @@ func (c *Camera) Run(ctx context.Context) error {
 			}
 			t0 := time.Now()
 			c.busySince.Store(t0.UnixNano())
-			file, err := c.read()
+			var file string
+			var err error
+			grabOnly := c.src.Kind.Live() && c.video != nil
+			if grabOnly {
+				err = c.grab()
+			} else {
+				file, err = c.read()
+			}
 			c.busySince.Store(0)
+			if grabOnly {
+				// A live source's read waits for the frame: it was
+				// captured when the read returned.
+				t0 = time.Now()
+			}
 			if errors.Is(err, errEnd) {
 				if c.cfg.Loop && pass > 0 {
 					c.closeSource()
@@ -296,17 +347,38 @@ func (c *Camera) Run(ctx context.Context) error {
 			}
 			number++
 			c.captured.Add(1)
+			if c.video != nil && c.video.keyframes() && c.keys.observe(c, t0) {
+				switching = true // auto: the key frames are too few for the FPS cap
+				break
+			}
 			// Frame-rate cap.
 			if c.cfg.FPS > 0 {
 				period := time.Duration(float64(time.Second) / c.cfg.FPS)
 				if c.src.Kind.Live() {
-					if !last.IsZero() && t0.Sub(last) < period {
+					// A frame up to 5% early passes: key frames a second
+					// apart under a 1 fps cap jitter either side of it.
+					if !last.IsZero() && t0.Sub(last) < period-period/20 {
 						c.skipped.Add(1)
 						continue
 					}
 				} else if !last.IsZero() && !c.sleep(ctx, time.Until(last.Add(period))) {
 					return nil
 				}
+			}
+			if grabOnly {
+				if !c.wanted(t0) {
+					// The consumer is busy and a fresher frame will come
+					// before it wants one: this one is never converted.
+					c.dropped.Add(1)
+					continue
+				}
+				t1 := time.Now()
+				if err := c.retrieve(); err != nil {
+					continue
+				}
+				c.convCost = ema(c.convCost, time.Since(t1))
+			}
+			if c.cfg.FPS > 0 {
 				last = time.Now()
 			}
 			if err := c.deliver(ctx, number, file, t0); err != nil {
@@ -378,21 +450,82 @@ func (c *Camera) closeSource() { c.in.Close() }
 // skipped on the way; for folders it returns the file name.
 func (c *Camera) read() (string, error) {
 	file, corrupt, err := c.in.Read(&c.raw)
-	if corrupt > 0 {
-		c.decodeErrs.Add(uint64(corrupt))
+	c.corrupt(corrupt, err)
+	if err != nil {
+		return file, err
+	}
+	return file, c.checkSize()
+}
+
+// grab takes a live source's next frame without converting it, counting
+// the corrupt frames skipped on the way.
+func (c *Camera) grab() error {
+	corrupt, err := c.video.Grab()
+	c.corrupt(corrupt, err)
+	if err == nil {
+		now := time.Now()
+		if !c.lastGrab.IsZero() {
+			c.grabGap = ema(c.grabGap, now.Sub(c.lastGrab))
+		}
+		c.lastGrab = now
+	}
+	return err
+}
+
+// retrieve converts the grabbed frame into c.raw: errSkip (counted) when
+// it does not convert or is too large.
+func (c *Camera) retrieve() error {
+	if err := c.video.Retrieve(&c.raw); err != nil {
+		c.decodeErrs.Add(1)
+		return err
+	}
+	return c.checkSize()
+}
+
+// wanted reports whether the frame grabbed at t should be converted and
+// handed over: the consumer is waiting, has not said when it wants the
+// next frame, or will want it before the next grab is due.
+func (c *Camera) wanted(t time.Time) bool {
+	if c.waiting.Load() {
+		return true
+	}
+	at := c.wantAt.Load()
+	if at == 0 || c.grabGap == 0 {
+		return true
+	}
+	return !t.Add(c.grabGap).Before(time.Unix(0, at).Add(-c.convCost))
+}
+
+// ema folds d into the moving average avg (zero: not started).
+func ema(avg, d time.Duration) time.Duration {
+	if avg == 0 {
+		return d
+	}
+	return (7*avg + d) / 8
+}
+
+// corrupt counts the corrupt frames a read or grab skipped.
+func (c *Camera) corrupt(n int, err error) {
+	if n > 0 {
+		c.decodeErrs.Add(uint64(n))
 		if !errors.Is(err, errSkip) {
-			c.log.Warn("corrupt frames skipped", "count", corrupt)
+			c.log.Warn("corrupt frames skipped", "count", n)
 		}
 	}
-	if err == nil && int64(c.raw.Cols())*int64(c.raw.Rows()) > int64(c.cfg.MaxPixels) {
+}
+
+// checkSize skips a frame above the pixel budget, counting it and logging
+// each new size once.
+func (c *Camera) checkSize() error {
+	if int64(c.raw.Cols())*int64(c.raw.Rows()) > int64(c.cfg.MaxPixels) {
 		c.decodeErrs.Add(1)
 		if size := image.Pt(c.raw.Cols(), c.raw.Rows()); size != c.tooLarge {
 			c.tooLarge = size // logged once per size
 			c.log.Warn("frames skipped: larger than the pixel budget", "width", size.X, "height", size.Y, "max_pixels", c.cfg.MaxPixels)
 		}
-		return file, errSkip
+		return errSkip
 	}
-	return file, err
+	return nil
 }
 
 // Close releases the camera's OpenCV resources. Call it after Run has

@@ -19,6 +19,8 @@ func (c *Camera) Next(ctx context.Context) (*Frame, error) {
 	default:
 	}
 	c.waited.Store(true)
+	c.waiting.Store(true)
+	defer c.waiting.Store(false)
 	select {
 	case f := <-c.ready:
 		return c.took(f), nil

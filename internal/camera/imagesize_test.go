@@ -149,7 +149,7 @@ func TestFolderReadsRegularFilesOnly(t *testing.T) {
 	// A video file that is a FIFO is refused at open, not read.
 	fifo := filepath.Join(dir, "v.mp4")
 	syscall.Mkfifo(fifo, 0o644)
-	err = newInput(Source{Kind: File, Raw: fifo}, spec(), DefaultMaxPixels, nil).Open()
+	err = newInput(Source{Kind: File, Raw: fifo}, spec(), DefaultMaxPixels, streamOptions{}, nil).Open()
 	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("FIFO video file: %v, want a refusal", err)
 	}
@@ -179,7 +179,7 @@ func TestSourcesThatCannotWorkSayWhy(t *testing.T) {
 		if _, err := os.Stat("/dev/video99"); err == nil && tc.src.Kind == Device {
 			continue
 		}
-		err := newInput(tc.src, spec(), DefaultMaxPixels, nil).Open() // OpenCV fails first, then the reason is asked
+		err := newInput(tc.src, spec(), DefaultMaxPixels, streamOptions{}, nil).Open() // OpenCV fails first, then the reason is asked
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error saying %q", tc.src.Raw, err, tc.want)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/edged-io/edged/internal/camera/vcap"
 	"github.com/edged-io/edged/internal/preprocess"
 )
 
@@ -34,20 +35,37 @@ type input interface {
 	Close()
 }
 
+// streamOptions are a stream's decoding choices (Config's Decode,
+// Transport, Decoder) and the height key frames are scaled to.
+type streamOptions struct {
+	decode    Decode
+	transport string
+	decoder   string
+	scale     int
+}
+
 // newInput returns the input for src.
-func newInput(src Source, spec preprocess.Spec, maxPixels int, log *slog.Logger) input {
+func newInput(src Source, spec preprocess.Spec, maxPixels int, so streamOptions, log *slog.Logger) input {
 	switch src.Kind {
 	case Folder:
 		return &folderInput{dir: src.Raw, spec: spec, maxPixels: maxPixels, log: log}
 	case Device:
 		// A device fails its first bad read: it is gone.
 		return &videoInput{src: src, api: gocv.VideoCaptureV4L2, failed: errReadFailed}
-	case Stream:
+	case Stream, Pipeline:
 		// A broken frame in a stream fails one read at once and the next
 		// read succeeds; a closed stream fails every read at once, a
 		// stalled one after FFmpeg's read timeout. Only a slow failure or
 		// a run of fast ones is the stream going down.
-		return &videoInput{src: src, api: gocv.VideoCaptureFFmpeg, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed}
+		api := gocv.VideoCaptureFFmpeg
+		if src.Kind == Pipeline {
+			api = gocv.VideoCaptureGstreamer
+		}
+		want := so.decode
+		if want == DecodeAuto || want == "" {
+			want = DecodeAll // until the camera has chosen (Camera.Run)
+		}
+		return &videoInput{src: src, api: api, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed, opts: so, want: want}
 	default:
 		// A corrupt frame fails one read and the next one succeeds; the
 		// end of the file fails every read. Only a run of failures is the
@@ -55,6 +73,12 @@ func newInput(src Source, spec preprocess.Spec, maxPixels int, log *slog.Logger)
 		return &videoInput{src: src, api: gocv.VideoCaptureFFmpeg, maxRun: maxCorruptRun, failed: errEnd}
 	}
 }
+
+// A stream's open and read timeouts in OpenCV's FFmpeg backend, ms.
+const (
+	streamOpenTimeout = 15000
+	streamReadTimeout = 5000
+)
 
 var errReadFailed = errors.New("read failed (stream down or device gone)")
 
@@ -66,16 +90,27 @@ const maxCorruptRun = 25
 // may have before it is taken to be down and is reopened.
 const maxStreamCorruptRun = 4
 
-// videoInput is a device, stream or video file read through OpenCV's
-// VideoCapture.
+// videoInput is a device, stream, GStreamer pipeline or video file read
+// through OpenCV's VideoCapture.
 type videoInput struct {
 	src       Source
 	api       gocv.VideoCaptureAPI
 	maxRun    int   // corrupt frames in a row that are skipped
 	slowFails bool  // a read failing after more than a second fails the source
 	failed    error // what a failed read means: errEnd (files) or errReadFailed
-	vc        *gocv.VideoCapture
+	opts      streamOptions
+	want      Decode // streams: what the next Open decodes (DecodeAll or DecodeKeyframes)
+	vc        *vcap.Capture
+	// GStreamer grabs run on grabLoop's goroutine, so that a stalled one
+	// can be given up (grab).
+	grabs       chan *vcap.Capture
+	grabbed     chan bool
+	timer       *time.Timer
+	keyInterval time.Duration // the measured key-frame interval, for the grab timeout
 }
+
+// keyframes reports whether the open source decodes key frames only.
+func (v *videoInput) keyframes() bool { return v.src.Kind == Stream && v.want == DecodeKeyframes }
 
 func (v *videoInput) Open() error {
 	if v.src.Kind == File && !regular(v.src.Raw, nil) {
@@ -87,12 +122,42 @@ func (v *videoInput) Open() error {
 	if err := v.precheck(); err != nil {
 		return err
 	}
-	var vc *gocv.VideoCapture
+	var vc *vcap.Capture
 	var err error
-	if v.src.Kind == Device && v.src.Index >= 0 {
-		vc, err = gocv.OpenVideoCapture(v.src.Index)
-	} else {
-		vc, err = gocv.OpenVideoCaptureWithAPI(v.src.Raw, v.api)
+	switch {
+	case v.src.Kind == Device && v.src.Index >= 0:
+		vc, err = vcap.OpenIndex(v.src.Index, gocv.VideoCaptureAny)
+	case v.keyframes():
+		vc, err = vcap.Open(keyframePipeline(v.src.Raw, v.opts.transport, v.opts.scale), gocv.VideoCaptureGstreamer)
+		if err != nil {
+			return fmt.Errorf("open stream %s for key frames through GStreamer: %w (GStreamer's own message is in the log at debug level; it needs gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad and gstreamer1.0-libav, or set decode: all)", v.src.Raw, err)
+		}
+	case v.src.Kind == Pipeline:
+		vc, err = vcap.Open(v.src.Raw, gocv.VideoCaptureGstreamer)
+		if err != nil {
+			return fmt.Errorf("start GStreamer pipeline %q: %w (GStreamer's own message is in the log at debug level: a missing element or a pipeline that does not link)", v.src.Raw, err)
+		}
+	default:
+		set := map[string]string{}
+		if v.opts.transport != "" {
+			set["rtsp_transport"] = v.opts.transport
+		}
+		if v.opts.decoder != "" {
+			set["video_codec"] = v.opts.decoder
+		}
+		var params []int
+		if v.src.Kind == Stream {
+			// OpenCV's own timeouts, which hold whatever FFmpeg's protocol
+			// does with its options: a stalled stream fails a read.
+			params = []int{vcap.PropOpenTimeoutMsec, streamOpenTimeout, vcap.PropReadTimeoutMsec, streamReadTimeout}
+		}
+		err = withFFmpegOptions(set, func() error {
+			vc, err = vcap.Open(v.src.Raw, v.api, params...)
+			return err
+		})
+		if err != nil && v.opts.decoder != "" {
+			return fmt.Errorf("open %s %s with FFmpeg decoder %s: %w (is the decoder in this FFmpeg build, and its device present?)", v.src.Kind, v.src.Raw, v.opts.decoder, err)
+		}
 	}
 	if err != nil {
 		if why := v.explain(); why != nil {
@@ -105,16 +170,6 @@ func (v *videoInput) Open() error {
 		return fmt.Errorf("open %s %s: %w", v.src.Kind, v.src.Raw, err)
 	}
 	v.vc = vc
-	if !vc.IsOpened() {
-		v.Close()
-		if why := v.explain(); why != nil {
-			return why
-		}
-		if v.src.Kind == File {
-			return fmt.Errorf("open video file %s: not a video OpenCV can read (no container or codec it knows; %d bytes)", v.src.Raw, fileSize(v.src.Raw))
-		}
-		return fmt.Errorf("open %s %s: OpenCV could not open it", v.src.Kind, v.src.Raw)
-	}
 	return nil
 }
 
@@ -166,28 +221,143 @@ func (v *videoInput) explain() error {
 	return nil
 }
 
-// Read is the one corrupt-frame loop: up to maxRun failed reads in a row
-// are skipped (and counted); one more, or a slow one where that means a
-// stalled stream, is the input failing or ending.
+// Read grabs and retrieves the next frame.
 func (v *videoInput) Read(raw *gocv.Mat) (string, int, error) {
+	corrupt, err := v.Grab()
+	if err != nil {
+		return "", corrupt, err
+	}
+	if err := v.Retrieve(raw); err != nil {
+		return "", corrupt + 1, err
+	}
+	return "", corrupt, nil
+}
+
+// Grab is the one corrupt-frame loop: it takes the next frame from the
+// source (decoding it where the backend must) without converting it. Up
+// to maxRun failed grabs in a row are skipped (and counted); one more, or
+// a slow one where that means a stalled stream, is the input failing or
+// ending.
+func (v *videoInput) Grab() (int, error) {
 	if v.vc == nil {
-		return "", 0, errors.New("source is not open")
+		return 0, errors.New("source is not open")
 	}
 	for bad := 0; ; bad++ {
 		t0 := time.Now()
-		if v.vc.Read(raw) && !raw.Empty() {
-			return "", bad, nil
+		ok, err := v.grab()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return bad, nil
 		}
 		if bad == v.maxRun || (v.slowFails && time.Since(t0) > time.Second) {
-			return "", 0, v.failed
+			return 0, v.failed
 		}
 	}
+}
+
+// grab grabs one frame. Through GStreamer it waits at most the grab
+// timeout: OpenCV 4.6's GStreamer backend has no read timeout, and a
+// stream that stalls with its connection open (a camera that hangs, a
+// network that drops packets without a reset) leaves the grab waiting
+// for ever. The capture is then given up: its grab goes on in a goroutine
+// of its own, which closes the capture if the grab ever returns, and the
+// camera reopens the source.
+func (v *videoInput) grab() (bool, error) {
+	if v.src.Kind != Pipeline && !v.keyframes() {
+		return v.vc.Grab(), nil
+	}
+	if v.grabs == nil {
+		v.grabs, v.grabbed = make(chan *vcap.Capture), make(chan bool, 1)
+		go grabLoop(v.grabs, v.grabbed)
+	}
+	v.grabs <- v.vc
+	timeout := v.grabTimeout()
+	if v.timer == nil {
+		v.timer = time.NewTimer(timeout)
+	} else {
+		v.timer.Reset(timeout)
+	}
+	select {
+	case ok := <-v.grabbed:
+		v.timer.Stop()
+		return ok, nil
+	case <-v.timer.C:
+		vc, grabbed := v.vc, v.grabbed
+		v.vc, v.grabs, v.grabbed = nil, nil, nil
+		go func() {
+			<-grabbed
+			vc.Close()
+		}()
+		return false, fmt.Errorf("%w: no frame for %v through GStreamer (the capture is given up)", errStalled, timeout.Round(time.Second))
+	}
+}
+
+// grabLoop grabs from each capture it is given, one at a time, and says
+// whether it got a frame; it ends when grabs is closed.
+func grabLoop(grabs <-chan *vcap.Capture, grabbed chan<- bool) {
+	for vc := range grabs {
+		grabbed <- vc.Grab()
+	}
+}
+
+// grabTimeout is how long a GStreamer grab may wait: a key frame is
+// waited for up to twice the measured key-frame interval (or 20 s until
+// it is known) on top of the stream read timeout.
+func (v *videoInput) grabTimeout() time.Duration {
+	if v.src.Kind == Pipeline {
+		return pipelineGrabTimeout
+	}
+	gap := 10 * time.Second
+	if v.keyInterval > 0 {
+		gap = v.keyInterval
+	}
+	return streamReadTimeout*time.Millisecond + 2*gap
+}
+
+// pipelineGrabTimeout is how long a grab from a user's GStreamer pipeline
+// may wait for a frame.
+const pipelineGrabTimeout = 20 * time.Second
+
+var errStalled = errors.New("read failed (stream stalled)")
+
+// Retrieve converts the frame Grab took into raw; a frame that does not
+// convert is skipped.
+func (v *videoInput) Retrieve(raw *gocv.Mat) error {
+	if v.vc == nil {
+		return errors.New("source is not open")
+	}
+	if !v.vc.Retrieve(raw) {
+		return errSkip
+	}
+	return nil
+}
+
+// position is the grabbed frame's timestamp in the stream, or 0.
+func (v *videoInput) position() float64 {
+	if v.vc == nil {
+		return 0
+	}
+	return v.vc.Get(vcap.PropPosMsec)
+}
+
+// streamFPS is the frame rate the stream declares, or 0.
+func (v *videoInput) streamFPS() float64 {
+	if v.vc == nil {
+		return 0
+	}
+	return v.vc.Get(vcap.PropFPS)
 }
 
 func (v *videoInput) Close() {
 	if v.vc != nil {
 		v.vc.Close()
 		v.vc = nil
+	}
+	if v.grabs != nil {
+		close(v.grabs)
+		v.grabs, v.grabbed = nil, nil
 	}
 }
 

@@ -27,6 +27,9 @@ func (c *Camera) plan() error {
 			}
 		}
 		c.plannedFor, c.planErr = size, err
+		c.mu.Lock()
+		c.status.Width, c.status.Height = size.X, size.Y
+		c.mu.Unlock()
 		if err != nil {
 			// Reported once per frame size, not once per frame.
 			err = fmt.Errorf("%w: %dx%d frame: %w", errBadPlan, size.X, size.Y, err)

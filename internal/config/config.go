@@ -125,6 +125,19 @@ type Camera struct {
 	Loop   bool    `yaml:"loop"`
 	ROI    ROI     `yaml:"roi"`
 	Resize string  `yaml:"resize" default:"stretch"`
+	// Decode is how a network stream is decoded: auto (key frames only
+	// when fps is at or below the stream's key-frame rate), all or
+	// keyframes (docs/streams.md).
+	Decode string `yaml:"decode" default:"auto"`
+	// RTSPTransport is RTSP's lower transport: tcp (the default) or udp.
+	RTSPTransport string `yaml:"rtsp_transport"`
+	// FFmpegDecoder names FFmpeg's decoder for a stream or video file
+	// decoded in full (h264_v4l2m2m on a Raspberry Pi, say).
+	FFmpegDecoder string `yaml:"ffmpeg_decoder"`
+	// Preset names a GStreamer pipeline for a board's hardware decoder or
+	// camera (pi-rtsp, jetson-rtsp, pi-csi, jetson-csi, software-rtsp);
+	// source is then its rtsp:// URL, or csi.
+	Preset string `yaml:"preset"`
 	// MaxPixels is the pixel budget of an image or frame (width×height):
 	// larger ones are skipped and counted; a folder's images are measured
 	// from their headers, before decoding.

@@ -295,6 +295,16 @@ func (c *Config) checkCameras(ck checker) error {
 		if err := ck.oneOf(p+".resize", cam.Resize, preprocess.Modes...); err != nil {
 			return err
 		}
+		// Which combinations a source allows is the camera's to say
+		// (camera.New, edged check-config).
+		if err := ck.oneOf(p+".decode", cam.Decode, DecodeModes...); err != nil {
+			return err
+		}
+		if cam.RTSPTransport != "" {
+			if err := ck.oneOf(p+".rtsp_transport", cam.RTSPTransport, "tcp", "udp"); err != nil {
+				return err
+			}
+		}
 		if err := ck.oneOf(p+".publish.mode", cam.Publish.Mode, decide.Modes...); err != nil {
 			return err
 		}
@@ -316,6 +326,9 @@ func (c *Config) checkCameras(ck checker) error {
 	}
 	return nil
 }
+
+// DecodeModes are the values of cameras[].decode.
+var DecodeModes = []string{"auto", "all", "keyframes"}
 
 // Region triggers (cameras[].regions[].trigger.mode).
 const (

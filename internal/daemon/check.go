@@ -25,8 +25,10 @@ func Check(cfg *config.Config) error {
 		errs = append(errs, err)
 	}
 	for i, cc := range cfg.Cameras {
-		if err := camera.CheckSource(cc.Source); err != nil {
-			errs = append(errs, fmt.Errorf("cameras[%d].source: %w", i, err))
+		err := camera.CheckConfig(camera.Config{Source: cc.Source, Decode: camera.Decode(cc.Decode), Transport: cc.RTSPTransport,
+			Decoder: cc.FFmpegDecoder, Preset: cc.Preset})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cameras[%d] (source %q): %w", i, cc.Source, err))
 		}
 	}
 	if cfg.Broker.URL != "" {

@@ -34,6 +34,7 @@ func cameraSpec(i int, cc config.Camera, models map[string]*pipeline.Model, gate
 	spec := pipeline.CameraSpec{
 		Camera: camera.Config{
 			Name: cc.Name, Source: cc.Source, FPS: cc.FPS, Loop: cc.Loop, MaxPixels: cc.MaxPixels,
+			Decode: camera.Decode(cc.Decode), Transport: cc.RTSPTransport, Decoder: cc.FFmpegDecoder, Preset: cc.Preset,
 			Spec:    preprocess.Spec{ROI: preprocess.Rect{X: cc.ROI.X, Y: cc.ROI.Y, W: cc.ROI.W, H: cc.ROI.H}, Mode: cc.Resize},
 			Backoff: camera.Backoff{Initial: cc.Reconnect.Initial, Max: cc.Reconnect.Max},
 		},

@@ -162,9 +162,15 @@ func emit(log *slog.Logger, s string) {
 // Level is the level a native line is logged at: debug for the
 // runtimes' INFO and WARNING chatter and FFmpeg's and OpenCV's messages,
 // warn for a line the library itself marks as an error (TFLite's
-// "ERROR:", OpenCV's "[ERROR:", Abseil's "E1202 …" and "F1202 …").
+// "ERROR:", OpenCV's "[ERROR:", Abseil's "E1202 …" and "F1202 …"), and
+// for OpenCV's warnings that say why a GStreamer pipeline did not start
+// (a missing element, a source that reported an error), which is all a
+// user has to go on.
 func Level(s string) slog.Level {
 	if strings.HasPrefix(s, "ERROR:") || strings.HasPrefix(s, "[ERROR:") {
+		return slog.LevelWarn
+	}
+	if strings.Contains(s, "GStreamer warning: Error opening bin") || strings.Contains(s, "GStreamer warning: Embedded video playback halted") {
 		return slog.LevelWarn
 	}
 	if len(s) > 5 && (s[0] == 'E' || s[0] == 'F') && digits(s[1:5]) {

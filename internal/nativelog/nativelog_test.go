@@ -82,6 +82,7 @@ func TestLevel(t *testing.T) {
 		"[ WARN:0@0.010] global cap_gstreamer.cpp:1405 open":                            slog.LevelDebug,
 		"E1202 07:00:00.000000 1234 model.cc:12] bad flatbuffer":                        slog.LevelWarn,
 		"I1202 07:00:00.000000 1234 model.cc:12] loaded":                                slog.LevelDebug,
+		`[ WARN:0@0.025] global ./modules/videoio/src/cap_gstreamer.cpp (1127) open OpenCV | GStreamer warning: Error opening bin: no element "nvv4l2decoder"`: slog.LevelWarn,
 		"Every day": slog.LevelDebug,
 	} {
 		if got := Level(line); got != want {

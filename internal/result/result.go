@@ -74,6 +74,15 @@ type Status struct {
 	Skipped      uint64    `json:"skipped"` // frames skipped by the rate cap
 	Reconnects   uint64    `json:"reconnects"`
 	DecodeErrors uint64    `json:"decode_errors"`
+	// Decode is a network stream's decode mode: "all" or "keyframes"
+	// (with decode: auto, what was chosen); KeyframeInterval the time
+	// between its key frames in seconds, where measured.
+	Decode string `json:"decode,omitempty"`
+	// Width and Height are the size of the frames as they are decoded
+	// (after any scaling inside a GStreamer pipeline), once one came.
+	Width            int     `json:"frame_width,omitempty"`
+	Height           int     `json:"frame_height,omitempty"`
+	KeyframeInterval float64 `json:"keyframe_interval_s,omitempty"`
 }
 
 // Health is the daemon's overall condition, as /healthz and the status LED

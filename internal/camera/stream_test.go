@@ -1,0 +1,324 @@
+package camera
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edged-io/edged/internal/result"
+	"github.com/edged-io/edged/internal/rtsptest"
+	"github.com/edged-io/edged/internal/testenv"
+)
+
+// rtspVideo is a 640×360 H.264 test video at 30 fps with a key frame
+// every gop frames: the photos, each held for the given seconds.
+func rtspVideo(t *testing.T, name string, gop int, seconds float64, photos ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	var segs []rtsptest.Segment
+	for _, p := range photos {
+		segs = append(segs, rtsptest.Segment{Photo: testenv.Photo(t, p), Width: 640, Height: 360, Seconds: seconds})
+	}
+	rtsptest.Video(t, path, 30, gop, segs...)
+	return path
+}
+
+// runCamera runs c until the test ends; frames are taken (and released)
+// as they come, and the last one's number is kept.
+type running struct {
+	c      *Camera
+	cancel context.CancelFunc
+	done   chan struct{}
+	frames chan Frame
+}
+
+func runCamera(t *testing.T, cfg Config) *running {
+	t.Helper()
+	t.Setenv(ffmpegEnv, FFmpegOptions)
+	c, err := New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{c: c, cancel: cancel, done: make(chan struct{}), frames: make(chan Frame, 1000)}
+	go func() {
+		defer close(r.done)
+		c.Run(ctx)
+	}()
+	go func() {
+		for {
+			f, err := c.Next(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case r.frames <- Frame{Number: f.Number, Captured: f.Captured, Pixels: append([]byte(nil), f.Pixels...)}:
+			default:
+			}
+			c.Release(f)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+		c.Close()
+	})
+	return r
+}
+
+// wait waits until ok holds for the camera's state.
+func (r *running) wait(t *testing.T, what string, within time.Duration, ok func(result.Status) bool) result.Status {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st := r.c.State()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("camera never %s within %v: state %+v", what, within, st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// count takes the frames that arrive within d, after dropping those that
+// came before.
+func (r *running) count(d time.Duration) int {
+	for len(r.frames) > 0 {
+		<-r.frames
+	}
+	n := 0
+	end := time.After(d)
+	for {
+		select {
+		case <-r.frames:
+			n++
+		case <-end:
+			return n
+		}
+	}
+}
+
+func TestRTSPTransports(t *testing.T) {
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 20, "orange.jpg"))
+	for _, transport := range []string{"tcp", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Transport: transport, Decode: DecodeAll})
+			r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 30 })
+			st := r.c.State()
+			if st.State != result.Streaming || st.Decode != "all" || st.Width != 640 || st.Height != 360 || st.Reconnects != 0 {
+				t.Errorf("state %+v, want streaming 640×360 frames, all decoded, no reconnect", st)
+			}
+		})
+	}
+}
+
+// TestRTSPKeyframes: decode: keyframes grabs only the key frames (one a
+// second here) and measures their interval.
+func TestRTSPKeyframes(t *testing.T) {
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 20, "orange.jpg"))
+	r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), FPS: 5, Decode: DecodeKeyframes})
+	st := r.wait(t, "measured its key frames", 15*time.Second, func(s result.Status) bool { return s.KeyframeInterval > 0 && s.Captured >= 3 })
+	c0, t0 := st.Captured, time.Now()
+	time.Sleep(4 * time.Second)
+	st = r.c.State()
+	rate := float64(st.Captured-c0) / time.Since(t0).Seconds()
+	if st.Decode != "keyframes" || rate < 0.5 || rate > 1.6 || st.KeyframeInterval < 0.9 || st.KeyframeInterval > 1.1 {
+		t.Errorf("state %+v, %.2f frames/s grabbed: want key frames only, about one a second", st, rate)
+	}
+	// Scaled inside the pipeline: 360 high is more than twice the input.
+	if st.Height != 2*max(spec().Width, spec().Height) {
+		t.Errorf("frames are %d×%d, want them scaled to %d high in the pipeline", st.Width, st.Height, 2*max(spec().Width, spec().Height))
+	}
+}
+
+// TestRTSPAutoChooses: with a key frame every second, auto decodes key
+// frames only under a 1 fps cap, and every frame under 5 fps.
+func TestRTSPAutoChooses(t *testing.T) {
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 20, "orange.jpg"))
+	for _, tc := range []struct {
+		fps  float64
+		want string
+	}{{1, "keyframes"}, {5, "all"}} {
+		t.Run(fmt.Sprint(tc.fps), func(t *testing.T) {
+			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), FPS: tc.fps})
+			// Three key-frame intervals make the choice.
+			r.wait(t, "chose", 15*time.Second, func(s result.Status) bool { return s.Decode == tc.want && s.KeyframeInterval > 0 })
+			time.Sleep(4 * time.Second)
+			if st := r.c.State(); st.Decode != tc.want || st.State != result.Streaming {
+				t.Errorf("status %+v, want %q", st, tc.want)
+			}
+			if n := r.count(3 * time.Second); float64(n) < 2*tc.fps || float64(n) > 3*tc.fps+1 {
+				t.Errorf("%d frames in 3 s at fps %v", n, tc.fps)
+			}
+		})
+	}
+}
+
+// TestRTSPServerDies: the camera reconnects when the server is killed
+// and comes back on the same port.
+func TestRTSPServerDies(t *testing.T) {
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 30, "orange.jpg"))
+	for _, mode := range []Decode{DecodeAll, DecodeKeyframes} {
+		t.Run(string(mode), func(t *testing.T) {
+			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: mode,
+				Backoff: Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond}})
+			r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 2 })
+			srv.Kill()
+			st := r.wait(t, "noticed the server died", 15*time.Second, func(s result.Status) bool { return s.State == result.Reconnecting })
+			if st.LastError == "" {
+				t.Errorf("state %+v: no reason", st)
+			}
+			srv.Restart()
+			st = r.wait(t, "came back", 20*time.Second, func(s result.Status) bool { return s.State == result.Streaming && s.Reconnects > 0 })
+			c0 := st.Captured
+			r.wait(t, "streamed again", 10*time.Second, func(s result.Status) bool { return s.Captured > c0+1 })
+		})
+	}
+}
+
+// TestRTSPStall: a server that stops sending (frozen, its connection
+// open) is a failed read within FFmpeg's (or rtspsrc's) 5 s timeout, and
+// the camera reconnects once the server answers again.
+func TestRTSPStall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the stream timeout")
+	}
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 40, "orange.jpg"))
+	for _, mode := range []Decode{DecodeAll, DecodeKeyframes} {
+		t.Run(string(mode), func(t *testing.T) {
+			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: mode,
+				Backoff: Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond}})
+			r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 2 })
+			srv.Freeze()
+			defer srv.Thaw()
+			st := r.wait(t, "noticed the stall", 15*time.Second, func(s result.Status) bool { return s.State == result.Reconnecting })
+			srv.Thaw()
+			if !strings.Contains(st.LastError, "read failed") {
+				t.Errorf("state %+v, want a failed read", st)
+			}
+			r.wait(t, "came back", 20*time.Second, func(s result.Status) bool { return s.State == result.Streaming && s.Reconnects > 0 })
+		})
+	}
+}
+
+// TestRTSPResolutionChanges: a camera that switches from 640×360 to
+// 320×240 mid-stream keeps streaming. Key frames come through GStreamer at
+// the new size (here scaled to 64 high in the pipeline: 114×64, then
+// 85×64). OpenCV 4.6's FFmpeg backend scales the new frames to the
+// stream's first size until it is reopened (docs/streams.md).
+func TestRTSPResolutionChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cam.ts")
+	rtsptest.Video(t, path, 30, 15,
+		rtsptest.Segment{Photo: testenv.Photo(t, "orange.jpg"), Width: 640, Height: 360, Seconds: 3},
+		rtsptest.Segment{Photo: testenv.Photo(t, "baboon.jpg"), Width: 320, Height: 240, Seconds: 20})
+	srv := rtsptest.Start(t, path)
+	t.Run("keyframes", func(t *testing.T) {
+		r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: DecodeKeyframes})
+		r.wait(t, "streamed 16:9", 15*time.Second, func(s result.Status) bool { return s.Width == 114 && s.Height == 64 })
+		st := r.wait(t, "streamed 4:3", 15*time.Second, func(s result.Status) bool { return s.Width == 85 && s.Height == 64 })
+		if st.State != result.Streaming || st.Reconnects != 0 {
+			t.Errorf("state %+v, want streaming without a reconnect", st)
+		}
+	})
+	t.Run("all", func(t *testing.T) {
+		r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: DecodeAll})
+		r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Width == 640 })
+		st := r.wait(t, "went on past the change", 15*time.Second, func(s result.Status) bool { return s.Captured > 5*30 })
+		if st.State != result.Streaming || st.Reconnects != 0 || st.DecodeErrors > 2 {
+			t.Errorf("state %+v, want streaming without a reconnect", st)
+		}
+	})
+}
+
+// TestPipelineSources: a gst: source and the software-rtsp preset read
+// the test server's stream through GStreamer; the Jetson preset, whose
+// elements this machine lacks, fails to start with a reason and the camera
+// keeps trying.
+func TestPipelineSources(t *testing.T) {
+	video := rtspVideo(t, "cam.mp4", 30, 20, "orange.jpg")
+	srv := rtsptest.Start(t, video)
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"gst", Config{Source: "gst:filesrc location=" + video + " ! qtdemux ! h264parse ! avdec_h264 ! " + appsinkTail}},
+		{"software-rtsp", Config{Source: srv.URL(), Preset: "software-rtsp", Transport: "udp"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Spec = spec()
+			r := runCamera(t, tc.cfg)
+			st := r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 10 })
+			if st.Kind != "gstreamer" || st.State != result.Streaming {
+				t.Errorf("state %+v", st)
+			}
+			if tc.cfg.Preset != "" && (st.Width != 114 || st.Height != 64) {
+				t.Errorf("frames %d×%d, want them scaled in the pipeline to 114×64", st.Width, st.Height)
+			}
+		})
+	}
+	t.Run("jetson-rtsp", func(t *testing.T) {
+		r := runCamera(t, Config{Source: srv.URL(), Preset: "jetson-rtsp", Spec: spec(), Backoff: Backoff{Initial: 50 * time.Millisecond}})
+		st := r.wait(t, "failed to start", 15*time.Second, func(s result.Status) bool { return s.Reconnects >= 1 })
+		if st.State != result.Reconnecting || !strings.Contains(st.LastError, "start GStreamer pipeline") || !strings.Contains(st.LastError, "nvv4l2decoder") {
+			t.Errorf("state %+v, want the pipeline's failure named", st)
+		}
+	})
+}
+
+// TestFFmpegDecoder: ffmpeg_decoder picks FFmpeg's decoder by name; one
+// that cannot decode the stream fails the open, naming it.
+func TestFFmpegDecoder(t *testing.T) {
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 20, "orange.jpg"))
+	r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decoder: "h264"})
+	st := r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 10 })
+	if st.Decode != "all" {
+		t.Errorf("state %+v, want decode all", st)
+	}
+	bad := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decoder: "hevc", Backoff: Backoff{Initial: 50 * time.Millisecond}})
+	st = bad.wait(t, "failed to open", 15*time.Second, func(s result.Status) bool { return s.Reconnects >= 1 })
+	if !strings.Contains(st.LastError, "FFmpeg decoder hevc") {
+		t.Errorf("state %+v, want the decoder named", st)
+	}
+}
+
+func TestStreamOptionsRejected(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Source: "rtsp://cam/x", Decode: "some"}, `decode "some"`},
+		{Config{Source: "rtsp://cam/x", Transport: "sctp"}, `rtsp_transport "sctp"`},
+		{Config{Source: "http://cam/x", Transport: "udp"}, "only for rtsp://"},
+		{Config{Source: "0", Decode: DecodeKeyframes}, "keyframes is for network streams"},
+		{Config{Source: "rtsp://cam/x", Decoder: "h264 ; rm"}, "not an FFmpeg decoder name"},
+		{Config{Source: "rtsp://cam/x", Decoder: "h264", Decode: DecodeKeyframes}, "decoded through GStreamer"},
+		{Config{Source: "rtsp://cam/x", Preset: "pi-csi"}, "source must be csi"},
+		{Config{Source: "csi", Preset: "pi-rtsp"}, "must be an rtsp:// URL"},
+		{Config{Source: "rtsp://cam/x", Preset: "nano"}, `preset "nano": want one of software-rtsp`},
+		{Config{Source: "gst:videotestsrc ! fakesink"}, "must end in appsink"},
+		{Config{Source: "gst: "}, "pipeline is empty"},
+	} {
+		tc.cfg.Spec = spec()
+		_, err := New(tc.cfg, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one with %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func TestMergeFFmpegOptions(t *testing.T) {
+	got := mergeFFmpegOptions(FFmpegOptions, map[string]string{"rtsp_transport": "udp", "video_codec": "h264_v4l2m2m"})
+	if want := "rtsp_transport;udp|rw_timeout;5000000|timeout;5000000|video_codec;h264_v4l2m2m"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := mergeFFmpegOptions("", map[string]string{"b": "2", "a": "1"}); got != "a;1|b;2" {
+		t.Errorf("got %q", got)
+	}
+}
