@@ -115,16 +115,16 @@ type Camera struct {
 	status result.Status
 
 	// capture-goroutine state (gocv); only Run and Close touch these.
-	in         input
-	folder     *folderInput // in, for a folder: the next file's size predicts a read's cost
-	video      *videoInput  // in, for devices, streams, pipelines and video files
+	in     input
+	folder *folderInput // in, for a folder: the next file's size predicts a read's cost
+	video  *videoInput  // in, for devices, streams, pipelines and video files
 	// Live sources grab every frame but convert only the one the consumer
 	// will take: the last grabbed before it wants the next (WantNextAt).
-	waiting   atomic.Bool   // the consumer is blocked in Next
-	grabGap   time.Duration // moving average of the time between two grabs
-	lastGrab  time.Time
-	convCost  time.Duration // moving average of a retrieve and resize
-	keys      keyframeProbe // auto decode: the key-frame rate, measured
+	waiting    atomic.Bool   // the consumer is blocked in Next
+	grabGap    time.Duration // moving average of the time between two grabs
+	lastGrab   time.Time
+	convCost   time.Duration // moving average of a retrieve and resize
+	keys       keyframeProbe // auto decode: the key-frame rate, measured
 	raw        gocv.Mat
 	resized    gocv.Mat
 	boxed      gocv.Mat

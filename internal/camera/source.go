@@ -12,11 +12,11 @@ type Kind int
 
 // Source kinds.
 const (
-	Device Kind = iota // V4L2 device by path or index
-	Stream             // RTSP or HTTP(S)/MJPEG URL
-	File               // video file
-	Folder             // folder of images, sorted by name
-	Pipeline           // GStreamer pipeline ending in appsink ("gst:…")
+	Device   Kind = iota // V4L2 device by path or index
+	Stream               // RTSP or HTTP(S)/MJPEG URL
+	File                 // video file
+	Folder               // folder of images, sorted by name
+	Pipeline             // GStreamer pipeline ending in appsink ("gst:…")
 )
 
 // String names the kind for logs and health reports.
