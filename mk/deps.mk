@@ -17,16 +17,23 @@
 
 # build: edged itself (cgo against Debian's OpenCV 4.6 through pkg-config).
 DEPS_build    := gcc g++ pkg-config libopencv-dev ca-certificates
+# gst: the GStreamer plugins edged's key-frame decoding and board presets
+# use (rtspsrc and souphttpsrc, h264parse and parsebin, avdec_h264); the
+# .deb recommends them.
+DEPS_gst      := gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-libav
 # demo: the build, plus the clients that fetch the runtimes (TFLite from
 # npm, LiteRT's wheel with pip).
 DEPS_demo     := $(DEPS_build) npm python3-pip
 # test: the demo, plus the real parts the tests use (mosquitto, FFmpeg for
 # the test videos, real photos and Fashion-MNIST, Debian's CPU torch for the
 # trainer, systemd-analyze for the unit, procps' kill, readelf and file for
-# the packages), and everything the package tests and the benchmark need.
+# the packages, GStreamer's plugins for key-frame decoding and the presets
+# and its RTSP server for the stream tests), and everything the package
+# tests and the benchmark need.
 DEPS_test     := $(DEPS_demo) mosquitto mosquitto-clients ffmpeg python3-venv \
 	python3-torch python3-torchvision dataset-fashion-mnist opencv-doc \
-	systemd procps binutils file
+	systemd procps binutils file $(DEPS_gst) gir1.2-gst-rtsp-server-1.0 python3-gi
 # cross: the arm64 cross toolchain and the arm64 sysroot (mmdebstrap).
 DEPS_cross    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross \
 	pkg-config mmdebstrap arch-test
