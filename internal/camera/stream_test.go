@@ -3,13 +3,20 @@ package camera
 import (
 	"context"
 	"fmt"
+	"image"
+	"math"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"gocv.io/x/gocv"
+
+	"github.com/edged-io/edged/internal/camera/vcap"
+	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/rtsptest"
 	"github.com/edged-io/edged/internal/testenv"
@@ -321,4 +328,134 @@ func TestMergeFFmpegOptions(t *testing.T) {
 	if got := mergeFFmpegOptions("", map[string]string{"b": "2", "a": "1"}); got != "a;1|b;2" {
 		t.Errorf("got %q", got)
 	}
+}
+
+// TestFreshness: when the consumer (a stand-in for inference, 100 ms a
+// frame) is slower than a 30 fps stream whose picture switches between two
+// photos every 2 s, the first frame it gets of each new photo was captured
+// less than one inference plus one frame interval after the switch. A
+// plain loop that reads every frame and then works on it falls behind: it
+// works through the frames buffered on the way (about a second here, the
+// server dropping the rest).
+func TestFreshness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams for 24 s")
+	}
+	const (
+		fps     = 30
+		segment = 2 * time.Second
+		work    = 100 * time.Millisecond
+		slack   = 40 * time.Millisecond // loopback RTSP and the scheduler
+	)
+	names := []string{"orange.jpg", "baboon.jpg", "orange.jpg", "baboon.jpg", "orange.jpg", "baboon.jpg"}
+	var segs []rtsptest.Segment
+	for _, n := range names {
+		segs = append(segs, rtsptest.Segment{Photo: testenv.Photo(t, n), Width: 640, Height: 360, Seconds: segment.Seconds()})
+	}
+	path := filepath.Join(t.TempDir(), "switching.mp4")
+	rtsptest.Video(t, path, fps, fps, segs...)
+	srv := rtsptest.Start(t, path)
+
+	// edged's camera.
+	r := runCamera(t, Config{Source: srv.URL(), Spec: preprocess.Spec{Width: 64, Height: 36}, Decode: DecodeAll})
+	edgedLags := lags(t, srv, 0, len(names), segment, func() (time.Time, gocv.Scalar, bool) {
+		select {
+		case f := <-r.frames:
+			// (runCamera's reader hands frames over as they come; this one
+			// takes them one inference apart.)
+			for len(r.frames) > 0 {
+				f = <-r.frames
+			}
+			time.Sleep(work)
+			return f.Captured, meanBGR(f.Pixels), true
+		case <-time.After(5 * time.Second):
+			return time.Time{}, gocv.Scalar{}, false
+		}
+	})
+	r.cancel()
+
+	// The plain loop: read a frame, work on it, read the next.
+	vc, err := vcap.Open(srv.URL(), gocv.VideoCaptureFFmpeg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vc.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	small := gocv.NewMat()
+	defer small.Close()
+	loopLags := lags(t, srv, 1, len(names), segment, func() (time.Time, gocv.Scalar, bool) {
+		if !vc.Read(&m) {
+			return time.Time{}, gocv.Scalar{}, false
+		}
+		at := time.Now()
+		gocv.Resize(m, &small, image.Pt(64, 36), 0, 0, gocv.InterpolationArea)
+		time.Sleep(work)
+		return at, small.Mean(), true
+	})
+	limit := work + time.Second/fps + slack
+	t.Logf("lag after each switch: edged %v, plain loop %v (limit %v)", edgedLags, loopLags, limit)
+	if len(edgedLags) < len(names)-2 {
+		t.Fatalf("edged saw %d of %d switches", len(edgedLags), len(names)-1)
+	}
+	for _, l := range edgedLags {
+		if l > limit {
+			t.Errorf("edged's lag %v is over one inference plus one frame interval (%v)", l, limit)
+		}
+	}
+	// The comparison, which shows the test can tell: the plain loop works
+	// on a backlog and is far behind at every switch it sees.
+	if len(loopLags) == 0 || slices.Min(loopLags) <= 2*limit {
+		t.Errorf("the plain loop's lags %v are not behind edged's bound: the test does not tell them apart", loopLags)
+	}
+}
+
+// lags reads frames with next from the stream the server started as its
+// client number client, and returns, for each switch of photo (a jump of
+// the frame's mean colour), how long after the switch the first frame of
+// the new photo was captured.
+func lags(t *testing.T, srv *rtsptest.Server, client, segments int, segment time.Duration, next func() (time.Time, gocv.Scalar, bool)) []time.Duration {
+	t.Helper()
+	var out []time.Duration
+	var cur gocv.Scalar
+	first := true
+	for k := 0; k < segments-1; {
+		at, mean, ok := next()
+		if !ok {
+			break
+		}
+		if first {
+			cur, first = mean, false
+			continue
+		}
+		if dist(cur, mean) < 10 {
+			continue
+		}
+		cur = mean
+		playing := srv.Playing()
+		if len(playing) <= client {
+			t.Fatalf("the server reported %d streams, want %d", len(playing), client+1)
+		}
+		// The switch this frame comes after: the last one before it.
+		k = int(at.Sub(playing[client]) / segment)
+		out = append(out, at.Sub(playing[client].Add(time.Duration(k)*segment)))
+	}
+	return out
+}
+
+// meanBGR is the mean colour of packed BGR pixels.
+func meanBGR(px []byte) gocv.Scalar {
+	var s [3]float64
+	for i := 0; i+2 < len(px); i += 3 {
+		s[0] += float64(px[i])
+		s[1] += float64(px[i+1])
+		s[2] += float64(px[i+2])
+	}
+	n := float64(len(px) / 3)
+	return gocv.NewScalar(s[0]/n, s[1]/n, s[2]/n, 0)
+}
+
+// dist is the distance between two colours.
+func dist(a, b gocv.Scalar) float64 {
+	return math.Sqrt((a.Val1-b.Val1)*(a.Val1-b.Val1) + (a.Val2-b.Val2)*(a.Val2-b.Val2) + (a.Val3-b.Val3)*(a.Val3-b.Val3))
 }

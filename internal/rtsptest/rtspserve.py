@@ -3,8 +3,9 @@ H.264 file (MP4 or MPEG-TS) at rtsp://127.0.0.1:PORT/cam, in real time,
 to any number of clients over TCP or UDP.
 
 It prints "ready PORT" once it listens and, for each client's stream,
-"playing NS" with the wall-clock time (Unix nanoseconds) at which the
-file's first frame left: frame k at F fps leaves at NS + k/F seconds.
+"playing NS" with the wall-clock time (Unix nanoseconds) of the file's
+time 0 by the pipeline's clock: frame k at F fps is sent at NS + k/F
+seconds.
 """
 
 import argparse
@@ -39,12 +40,23 @@ def main() -> int:
     def on_configure(_factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
         pay = media.get_element().get_by_name("pay0")
         pad = pay.get_static_pad("src")
-        first = [True]
+        seen = [0]
 
-        def probe(_pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
-            if first[0]:
-                first[0] = False
-                print(f"playing {time.time_ns()}", flush=True)
+        def probe(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+            # Buffers are sent when the pipeline's clock reaches their
+            # running time (base time + PTS; a file's segment starts at 0),
+            # so the wall-clock time of PTS 0 is now, moved by how far that
+            # buffer's time is from the clock's. Taken a few buffers in,
+            # once the stream plays (the first one passes at preroll).
+            seen[0] += 1
+            if seen[0] < 10:
+                return Gst.PadProbeReturn.OK
+            clock = pay.get_clock()
+            buf = info.get_buffer()
+            if clock is None or buf.pts == Gst.CLOCK_TIME_NONE:
+                return Gst.PadProbeReturn.OK
+            due = time.time_ns() + (pay.get_base_time() + buf.pts - clock.get_time())
+            print(f"playing {due - buf.pts}", flush=True)
             return Gst.PadProbeReturn.REMOVE
 
         pad.add_probe(Gst.PadProbeType.BUFFER, probe)
