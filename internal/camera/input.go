@@ -342,14 +342,6 @@ func (v *videoInput) position() float64 {
 	return v.vc.Get(vcap.PropPosMsec)
 }
 
-// streamFPS is the frame rate the stream declares, or 0.
-func (v *videoInput) streamFPS() float64 {
-	if v.vc == nil {
-		return 0
-	}
-	return v.vc.Get(vcap.PropFPS)
-}
-
 func (v *videoInput) Close() {
 	if v.vc != nil {
 		v.vc.Close()
