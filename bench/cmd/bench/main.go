@@ -36,6 +36,9 @@ type options struct {
 	photos      int
 	scan        bool
 	timeout     time.Duration
+	main        bool // the file and folder comparison
+	live        bool // the live-stream section (live.go)
+	lo          liveOptions
 }
 
 func main() {
@@ -56,7 +59,18 @@ func main() {
 	flag.IntVar(&o.photos, "photos", 100, "files in the photo folder (the real photos, repeated)")
 	flag.BoolVar(&o.scan, "scan", true, "also run 1, 2, 4 cameras and 1, 2, 4 inference threads")
 	flag.DurationVar(&o.timeout, "run-timeout", 5*time.Minute, "limit for one contender's run")
+	flag.BoolVar(&o.main, "main", true, "run the comparison on the video file and photo folder")
+	flag.BoolVar(&o.live, "live", true, "run the live-stream section (an RTSP camera stream)")
+	flag.DurationVar(&o.lo.seconds, "live-seconds", 18*time.Second, "how long each live contender runs")
+	flag.IntVar(&o.lo.reps, "live-reps", 0, "repetitions of the live section (0: as -reps)")
+	o.lo.size = frameSize{1920, 1080}
+	flag.Var(&o.lo.size, "live-size", "the live stream's frame size, WxH")
+	flag.DurationVar(&o.lo.segment, "live-photo", 4*time.Second, "how long each photo is on the live stream")
+	flag.StringVar(&o.lo.server, "rtsp-server", "internal/rtsptest/rtspserve.py", "GStreamer RTSP server script for the live stream")
 	flag.Parse()
+	if o.lo.reps == 0 {
+		o.lo.reps = o.reps
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -107,7 +121,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return nil
 	}
 	// The main comparison: one camera, one inference thread, interleaved.
-	for rep := 0; rep < o.reps; rep++ {
+	for rep := 0; o.main && rep < o.reps; rep++ {
 		for _, step := range []func() (measurement, error){
 			func() (measurement, error) { return h.limit(ctx, 1) },
 			func() (measurement, error) { return h.edged(ctx, "video", 1, 1) },
@@ -121,7 +135,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			}
 		}
 	}
-	if o.scan {
+	if o.main && o.scan {
 		// On the shorter video: the input "scan" keeps these groups apart
 		// from the main comparison's.
 		for _, threads := range []int{1, 2, 4} {
@@ -141,6 +155,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}
 	rep := summarize(runs)
+	if o.live {
+		lr, err := runLive(ctx, h, o.lo)
+		if err != nil {
+			return err
+		}
+		rep.Live = &lr
+	}
 	rep.Machine = describeMachine(o.edged)
 	rep.Inputs = map[string]any{"video": filepath.Base(in.video), "video_frames": in.videoFrames, "scan_video_frames": in.scanFrames,
 		"video_size": o.size.String(), "photos": in.photoCount, "model": o.model}
@@ -154,7 +175,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	printTable(os.Stdout, rep)
+	if o.main {
+		printTable(os.Stdout, rep)
+	}
+	if rep.Live != nil {
+		printLive(os.Stdout, *rep.Live)
+	}
 	fmt.Printf("\nresults: %s (%.0f s)\n", path, rep.Seconds)
 	return nil
 }

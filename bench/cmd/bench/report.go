@@ -25,6 +25,7 @@ type report struct {
 	Inputs      map[string]any     `json:"inputs"`
 	Machine     map[string]string  `json:"machine"`
 	Seconds     float64            `json:"seconds"`
+	Live        *liveReport        `json:"live,omitempty"` // the live-stream section
 }
 
 // group is every run of one contender and configuration: the median of
