@@ -45,6 +45,16 @@ def frames(source):
     cap.release()
 
 
+def load(model, threads):
+    """The model's labels, its interpreter, and its input and output details.
+    Labels ride in the model file's metadata (a zip appended to it)."""
+    with zipfile.ZipFile(model) as z:
+        labels = z.read("labels.txt").decode().splitlines()
+    interpreter = Interpreter(model_path=model, num_threads=threads)
+    interpreter.allocate_tensors()
+    return labels, interpreter, interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--source", required=True)
@@ -55,14 +65,7 @@ def main():
     p.add_argument("--top-k", type=int, default=5)
     args = p.parse_args()
 
-    # Labels ride in the model file's metadata (a zip appended to it).
-    with zipfile.ZipFile(args.model) as z:
-        labels = z.read("labels.txt").decode().splitlines()
-
-    interpreter = Interpreter(model_path=args.model, num_threads=args.threads)
-    interpreter.allocate_tensors()
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
+    labels, interpreter, inp, out = load(args.model, args.threads)
     height, width = inp["shape"][1], inp["shape"][2]
     scale, zero_point = out["quantization"]
 

@@ -16,11 +16,11 @@ import datetime
 import json
 import sys
 import time
-import zipfile
 
 import cv2
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+
+from baseline import load  # bench/baseline.py, beside this script
 
 
 def main() -> None:
@@ -31,12 +31,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
-    with zipfile.ZipFile(args.model) as z:
-        labels = z.read("labels.txt").decode().splitlines()
-    interpreter = Interpreter(model_path=args.model, num_threads=args.threads)
-    interpreter.allocate_tensors()
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
+    labels, interpreter, inp, out = load(args.model, args.threads)
     height, width = inp["shape"][1], inp["shape"][2]
 
     cap = cv2.VideoCapture(args.source)

@@ -3,11 +3,15 @@
 #
 # bench        the full run: 3 interleaved repetitions on a 300-frame 640x480
 #              video and a 100-photo folder, plus 1/2/4 cameras and 1/2/4
-#              inference threads; bench/out/results.json and a table; then
+#              inference threads; then the live-stream section (a 1080p30
+#              H.264 RTSP stream at 1 and 5 results a second and unbounded:
+#              edged, the plain Python loop, FFmpeg's decode floors; CPU,
+#              memory, label lag); bench/out/results.json and a table; then
 #              bench-regions. Minutes; not part of `make test`. BENCH_FLAGS adds
 #              flags (e.g. -reps 5).
-# bench-smoke  one short repetition of the main comparison (part of `make test`, so the
-#              harness never rots; nothing in it asserts a speed).
+# bench-smoke  one short repetition of the main comparison and of the live
+#              section (part of `make test`, so the harness never rots;
+#              nothing in it asserts a speed).
 # bench-venv   build/bench-venv with bench/requirements.txt (the baseline's
 #              pinned packages). Set PIP_FIND_LINKS=DIR to install from
 #              downloaded wheels.
@@ -42,4 +46,5 @@ bench-regions: deps tflite-lib
 	$(GO) test -run '^$$' -bench BenchmarkRegions -benchtime 3x ./internal/pipeline | tee bench/out/regions.txt
 
 bench-smoke: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
-	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false $(BENCH_FLAGS)
+	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false \
+		-live-seconds 3s -live-size 640x360 $(BENCH_FLAGS)

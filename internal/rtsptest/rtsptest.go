@@ -29,53 +29,34 @@ var serverScript []byte
 // in PATH, from pyenv say, may not).
 const python = "/usr/bin/python3"
 
-// Server is one RTSP server process serving one file at /cam.
-type Server struct {
-	t      testing.TB
-	file   string
-	script string
-	Port   int
+// Process is one RTSP server process serving one file at /cam.
+type Process struct {
+	Port int
 
-	mu      sync.Mutex
 	cmd     *exec.Cmd
-	playing []time.Time
 	exited  chan struct{}
+	mu      sync.Mutex
+	playing []time.Time
 }
 
-// Start serves file (an H.264 .mp4 or .ts) at rtsp://127.0.0.1:PORT/cam;
-// the server is killed when the test ends. A missing python3-gi or RTSP
-// server skips the test (fails it under CI=true).
-func Start(t testing.TB, file string) *Server {
-	t.Helper()
-	if out, err := exec.Command(python, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer").CombinedOutput(); err != nil {
-		testenv.Missing(t, "GStreamer's RTSP server missing (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0): %v: %s", err, out)
-	}
-	script := filepath.Join(t.TempDir(), "rtspserve.py")
+// Launch starts the server (its script written into dir) serving file on
+// port (0: a free one) and returns once it listens.
+func Launch(dir, file string, port int) (*Process, error) {
+	script := filepath.Join(dir, "rtspserve.py")
 	if err := os.WriteFile(script, serverScript, 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &Server{t: t, file: file, script: script}
-	s.start(0)
-	t.Cleanup(s.Kill)
-	return s
-}
-
-// URL is the stream's address.
-func (s *Server) URL() string { return fmt.Sprintf("rtsp://127.0.0.1:%d/cam", s.Port) }
-
-func (s *Server) start(port int) {
-	s.t.Helper()
-	cmd := exec.Command(python, s.script, "--file", s.file, "--port", strconv.Itoa(port))
+	cmd := exec.Command(python, script, "--file", file, "--port", strconv.Itoa(port))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		s.t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start RTSP server: %v", err)
+		return nil, fmt.Errorf("start the RTSP server: %w", err)
 	}
+	p := &Process{cmd: cmd, exited: make(chan struct{})}
 	ready := make(chan int, 1)
-	exited := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -88,25 +69,81 @@ func (s *Server) start(port int) {
 			case "ready":
 				ready <- int(n)
 			case "playing":
-				s.mu.Lock()
-				s.playing = append(s.playing, time.Unix(0, n))
-				s.mu.Unlock()
+				p.mu.Lock()
+				p.playing = append(p.playing, time.Unix(0, n))
+				p.mu.Unlock()
 			}
 		}
 		cmd.Wait()
-		close(exited)
+		close(p.exited)
 	}()
 	select {
-	case p := <-ready:
-		s.Port = p
-	case <-exited:
-		s.t.Fatalf("RTSP server for %s exited before listening", s.file)
+	case p.Port = <-ready:
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("the RTSP server for %s exited before listening (python3-gi and gir1.2-gst-rtsp-server-1.0 installed?)", file)
 	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		s.t.Fatalf("RTSP server for %s did not listen within 20 s", s.file)
+		p.Kill()
+		return nil, fmt.Errorf("the RTSP server for %s did not listen within 20 s", file)
+	}
+}
+
+// URL is the stream's address.
+func (p *Process) URL() string { return fmt.Sprintf("rtsp://127.0.0.1:%d/cam", p.Port) }
+
+// Playing returns, for each stream the server has started, the wall-clock
+// time of its file's time 0: frame k at F fps is sent k/F seconds later.
+func (p *Process) Playing() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.playing...)
+}
+
+// Kill ends the server at once (a frozen one too) and waits for it.
+func (p *Process) Kill() {
+	p.cmd.Process.Signal(syscall.SIGCONT)
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// Server is a Process a test controls: it can be killed, restarted on the
+// same port and frozen.
+type Server struct {
+	t    testing.TB
+	file string
+	dir  string
+	Port int
+
+	mu      sync.Mutex
+	proc    *Process
+	playing []time.Time // of the processes before proc
+}
+
+// Start serves file (an H.264 .mp4 or .ts) at rtsp://127.0.0.1:PORT/cam;
+// the server is killed when the test ends. A missing python3-gi or RTSP
+// server skips the test (fails it under CI=true).
+func Start(t testing.TB, file string) *Server {
+	t.Helper()
+	if out, err := exec.Command(python, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer").CombinedOutput(); err != nil {
+		testenv.Missing(t, "GStreamer's RTSP server missing (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0): %v: %s", err, out)
+	}
+	s := &Server{t: t, file: file, dir: t.TempDir()}
+	s.start(0)
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// URL is the stream's address.
+func (s *Server) URL() string { return fmt.Sprintf("rtsp://127.0.0.1:%d/cam", s.Port) }
+
+func (s *Server) start(port int) {
+	s.t.Helper()
+	p, err := Launch(s.dir, s.file, port)
+	if err != nil {
+		s.t.Fatal(err)
 	}
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	s.proc, s.Port = p, p.Port
 	s.mu.Unlock()
 }
 
@@ -114,15 +151,16 @@ func (s *Server) start(port int) {
 // call twice.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGCONT) // a frozen one too
-	cmd.Process.Kill()
-	<-exited
+	p.Kill()
+	s.mu.Lock()
+	s.playing = append(s.playing, p.Playing()...)
+	s.mu.Unlock()
 }
 
 // Restart starts the server again on the same port.
@@ -142,18 +180,21 @@ func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
 func (s *Server) signal(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
-		s.cmd.Process.Signal(sig)
+	if s.proc != nil {
+		s.proc.cmd.Process.Signal(sig)
 	}
 }
 
-// Playing returns, for each stream the server has started, the wall-clock
-// time its file's first frame left: frame k at F fps leaves k/F seconds
-// later.
+// Playing returns, for each stream the server (over its restarts) has
+// started, the wall-clock time of its file's time 0.
 func (s *Server) Playing() []time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]time.Time(nil), s.playing...)
+	out := append([]time.Time(nil), s.playing...)
+	if s.proc != nil {
+		out = append(out, s.proc.Playing()...)
+	}
+	return out
 }
 
 // Segment is one part of a test video: a photo held for Seconds at a

@@ -1,7 +1,7 @@
 package main
 
 // The live-stream section: a 1080p30 H.264 camera stream over RTSP (served
-// by GStreamer's RTSP server, internal/rtsptest/rtspserve.py), classified
+// by GStreamer's RTSP server, internal/rtsptest), classified
 // at 1 and 5 results a second and as fast as possible, by edged and by the
 // plain Python loop (bench/live_baseline.py, the live baseline), beside
 // FFmpeg decoding the same stream and nothing else (every frame, and key
@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/edged-io/edged/internal/rtsptest"
 )
 
 // liveOptions are the section's flags.
@@ -32,7 +35,6 @@ type liveOptions struct {
 	reps    int
 	size    frameSize
 	segment time.Duration // each photo's time on screen
-	server  string        // rtspserve.py
 }
 
 // livePhotos switch in turn on the stream; each has a clear ImageNet top-1
@@ -91,11 +93,11 @@ func runLive(ctx context.Context, h *harness, lo liveOptions) (liveReport, error
 	if err != nil {
 		return liveReport{}, err
 	}
-	srv, err := startRTSP(ctx, lo.server, video)
+	srv, err := rtsptest.Launch(h.o.out, video, 0)
 	if err != nil {
 		return liveReport{}, err
 	}
-	defer srv.stop()
+	defer srv.Kill()
 	order := []liveContender{
 		{"edged", 1}, {"python", 1}, {"ffmpeg-keyframes", 0},
 		{"edged", 5}, {"python", 5}, {"ffmpeg-all", 0},
@@ -150,76 +152,23 @@ func liveVideo(out string, lo liveOptions) (string, error) {
 	return path, os.Rename(path+".tmp.mp4", path)
 }
 
-// rtspServer is GStreamer's RTSP server serving the stream's file.
-type rtspServer struct {
-	cmd     *exec.Cmd
-	url     string
-	playing chan time.Time // time 0 of each client's stream
-}
-
-func startRTSP(ctx context.Context, script, file string) (*rtspServer, error) {
-	cmd := exec.Command("/usr/bin/python3", script, "--file", file, "--port", "0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the RTSP server (%s): %w", script, err)
-	}
-	s := &rtspServer{cmd: cmd, playing: make(chan time.Time, 64)}
-	ready := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) != 2 {
-				continue
-			}
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			switch f[0] {
-			case "ready":
-				ready <- int(n)
-			case "playing":
-				s.playing <- time.Unix(0, n)
-			}
-		}
-	}()
-	select {
-	case port := <-ready:
-		s.url = fmt.Sprintf("rtsp://127.0.0.1:%d/cam", port)
-		return s, nil
-	case <-time.After(20 * time.Second):
-	case <-ctx.Done():
-	}
-	s.stop()
-	return nil, fmt.Errorf("the RTSP server (%s) did not listen (needs python3-gi and gir1.2-gst-rtsp-server-1.0)", script)
-}
-
-func (s *rtspServer) stop() {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-}
-
 // liveRun runs one contender for lo.seconds.
-func (h *harness) liveRun(ctx context.Context, srv *rtspServer, lo liveOptions, c liveContender) (liveRun, error) {
-	for len(srv.playing) > 0 {
-		<-srv.playing
-	}
+func (h *harness) liveRun(ctx context.Context, srv *rtsptest.Process, lo liveOptions, c liveContender) (liveRun, error) {
+	streams := len(srv.Playing())
 	var cmd *exec.Cmd
 	fps := strconv.FormatFloat(c.fps, 'f', -1, 64)
 	switch c.kind {
 	case "edged":
-		cmd = exec.Command(h.o.edged, "run", "--source", srv.url, "--fps", fps, "--no-mqtt", "--log-level", "warn",
+		cmd = exec.Command(h.o.edged, "run", "--source", srv.URL(), "--fps", fps, "--no-mqtt", "--log-level", "warn",
 			"--model", h.o.model, "--threads", "1", "--engine", h.o.engine)
 	case "python":
-		cmd = exec.Command(h.o.python, filepath.Join(filepath.Dir(h.o.baseline), "live_baseline.py"), "--source", srv.url,
+		cmd = exec.Command(h.o.python, filepath.Join(filepath.Dir(h.o.baseline), "live_baseline.py"), "--source", srv.URL(),
 			"--model", h.o.model, "--fps", fps, "--threads", "1")
 		cmd.Env = append(os.Environ(), "OPENCV_FFMPEG_CAPTURE_OPTIONS=rtsp_transport;tcp")
 	case "ffmpeg-all":
-		cmd = exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", srv.url, "-f", "null", "-")
+		cmd = exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", srv.URL(), "-f", "null", "-")
 	case "ffmpeg-keyframes":
-		cmd = exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-skip_frame", "nokey", "-i", srv.url, "-f", "null", "-")
+		cmd = exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-skip_frame", "nokey", "-i", srv.URL(), "-f", "null", "-")
 	default:
 		return liveRun{}, fmt.Errorf("unknown contender %q", c.kind)
 	}
@@ -268,10 +217,9 @@ func (h *harness) liveRun(ctx context.Context, srv *rtspServer, lo liveOptions, 
 	for len(lines) > 0 {
 		got = append(got, <-lines)
 	}
-	var start time.Time
-	select {
-	case start = <-srv.playing:
-	default:
+	var start time.Time // time 0 of the stream this run read
+	if p := srv.Playing(); len(p) > streams {
+		start = p[streams]
 	}
 	if c.kind == "edged" || c.kind == "python" {
 		if len(got) == 0 {
@@ -501,20 +449,10 @@ func printLive(w io.Writer, r liveReport) {
 	for _, g := range r.Groups {
 		fmt.Fprintf(w, "  %-18s %5g %7.3f %8.1f %8.1f %8.1f %10.2f %9.2f %9.0f %9.0f\n", g.Kind, g.FPS, g.Cores, g.RSSMB, g.AnonMB, g.FileMB, g.Results, g.InferMs, g.LagP50, g.LagP99)
 	}
-	keys := make([]string, 0, len(r.Ratios))
-	for k := range r.Ratios {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(r.Ratios)) {
 		fmt.Fprintf(w, "  %-36s %8.3f\n", k, r.Ratios[k])
 	}
-	tkeys := make([]string, 0, len(r.Targets))
-	for k := range r.Targets {
-		tkeys = append(tkeys, k)
-	}
-	slices.Sort(tkeys)
-	for _, k := range tkeys {
+	for _, k := range slices.Sorted(maps.Keys(r.Targets)) {
 		fmt.Fprintf(w, "  target %-40s %v\n", k, r.Targets[k])
 	}
 }

@@ -66,7 +66,6 @@ func main() {
 	o.lo.size = frameSize{1920, 1080}
 	flag.Var(&o.lo.size, "live-size", "the live stream's frame size, WxH")
 	flag.DurationVar(&o.lo.segment, "live-photo", 4*time.Second, "how long each photo is on the live stream")
-	flag.StringVar(&o.lo.server, "rtsp-server", "internal/rtsptest/rtspserve.py", "GStreamer RTSP server script for the live stream")
 	flag.Parse()
 	if o.lo.reps == 0 {
 		o.lo.reps = o.reps
