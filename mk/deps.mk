@@ -44,8 +44,10 @@ DEPS_pkgtest  := qemu-user-static binfmt-support mmdebstrap arch-test \
 # arm64test: the binding tests cross-compiled and run under qemu-user
 # (make test-tflite-arm64, on demand).
 DEPS_arm64test := qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross
-# bench: the Python baseline's venv and the broker it publishes to.
-DEPS_bench    := python3-venv python3-pip mosquitto ffmpeg
+# bench: the Python baseline's venv and the broker it publishes to; for
+# the live section, ffmpeg, GStreamer's RTSP server and plugins.
+DEPS_bench    := python3-venv python3-pip mosquitto ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi \
+	$(DEPS_gst)
 # fresh: make check-fresh builds a bookworm root and runs the README there.
 DEPS_fresh    := mmdebstrap git util-linux
 # image: the container images (mmdebstrap root, podman build) and their
