@@ -38,10 +38,11 @@ def main() -> None:
     period = 1.0 / args.fps if args.fps > 0 else 0.0
     due = 0.0
     while True:
-        ts = datetime.datetime.now(datetime.timezone.utc)
         ok, frame = cap.read()
         if not ok:
             break
+        # Captured when the read returned it, as edged stamps a live frame.
+        ts = datetime.datetime.now(datetime.timezone.utc)
         now = time.monotonic()
         if now < due:
             continue

@@ -217,9 +217,12 @@ func (h *harness) liveRun(ctx context.Context, srv *rtsptest.Process, lo liveOpt
 	for len(lines) > 0 {
 		got = append(got, <-lines)
 	}
-	var start time.Time // time 0 of the stream this run read
+	// Time 0 of the stream this run read: the last one it opened (edged's
+	// decode: auto reopens the stream once it has chosen to decode every
+	// frame, and the server starts each stream from the file's start).
+	var start time.Time
 	if p := srv.Playing(); len(p) > streams {
-		start = p[streams]
+		start = p[len(p)-1]
 	}
 	if c.kind == "edged" || c.kind == "python" {
 		if len(got) == 0 {
