@@ -202,9 +202,6 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 		c.pool <- f
 	}
 	c.status = result.Status{State: result.Starting, Kind: src.Kind.String(), Since: time.Now()}
-	if src.Kind == Stream {
-		c.status.Decode = string(c.video.want)
-	}
 	return c, nil
 }
 

@@ -61,11 +61,8 @@ func newInput(src Source, spec preprocess.Spec, maxPixels int, so streamOptions,
 		if src.Kind == Pipeline {
 			api = gocv.VideoCaptureGstreamer
 		}
-		want := so.decode
-		if want == DecodeAuto || want == "" {
-			want = DecodeAll // until the camera has chosen (Camera.Run)
-		}
-		return &videoInput{src: src, api: api, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed, opts: so, want: want}
+		// want is chosen before each open (Camera.chooseDecode).
+		return &videoInput{src: src, api: api, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed, opts: so}
 	default:
 		// A corrupt frame fails one read and the next one succeeds; the
 		// end of the file fails every read. Only a run of failures is the
@@ -285,6 +282,7 @@ func (v *videoInput) grab() (bool, error) {
 		return ok, nil
 	case <-v.timer.C:
 		vc, grabbed := v.vc, v.grabbed
+		close(v.grabs) // grabLoop ends once the stuck grab returns
 		v.vc, v.grabs, v.grabbed = nil, nil, nil
 		go func() {
 			<-grabbed

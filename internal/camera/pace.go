@@ -72,11 +72,7 @@ func (c *Camera) nextReadCost() time.Duration {
 
 // readTook folds one paced read's duration d into the cost estimates.
 func (c *Camera) readTook(d time.Duration) {
-	if c.readCost == 0 {
-		c.readCost = d // the first read starts the average
-	} else {
-		c.readCost = (7*c.readCost + d) / 8
-	}
+	c.readCost = ema(c.readCost, d) // the first read starts the average
 	if c.nextSize > 0 && c.folder != nil && c.nextIdx == c.folder.next-1 {
 		if pb := float64(d) / float64(c.nextSize); c.perByte == 0 {
 			c.perByte = pb

@@ -8,10 +8,10 @@ package camera
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -127,12 +127,7 @@ func mergeFFmpegOptions(opts string, set map[string]string) string {
 		}
 		out = append(out, kv)
 	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		if !done[k] {
 			out = append(out, k+";"+set[k])
 		}
@@ -210,12 +205,10 @@ func scaleHeight(views []preprocess.Spec) int {
 // keyframeProbe chooses a stream's decode mode and measures its key-frame
 // interval while it decodes key frames.
 type keyframeProbe struct {
-	decided  bool   // auto: the choice is made, and kept over reopenings
-	mode     Decode // auto: the choice
+	mode     Decode // auto: the choice, kept over reopenings; "" until made
 	fallback bool   // auto: GStreamer did not open the stream; FFmpeg is tried
 	warned   bool   // keyframes: "too few for the FPS cap" was logged
-	n        int    // intervals measured since the source opened
-	ok       int    // of those, short enough for the FPS cap
+	ok       int    // intervals since the source opened short enough for the FPS cap
 	lastPos  float64
 	lastAt   time.Time
 }
@@ -226,7 +219,7 @@ func (c *Camera) chooseDecode() {
 		return
 	}
 	k := &c.keys
-	k.n, k.ok, k.lastPos, k.lastAt = 0, 0, 0, time.Time{}
+	k.ok, k.lastPos, k.lastAt = 0, 0, time.Time{}
 	want := c.video.opts.decode
 	if want == DecodeAuto {
 		switch {
@@ -235,7 +228,7 @@ func (c *Camera) chooseDecode() {
 			want = DecodeAll
 		case k.fallback:
 			want = DecodeAll
-		case k.decided:
+		case k.mode != "":
 			want = k.mode
 		default:
 			want = DecodeKeyframes // until the key-frame rate is known
@@ -263,8 +256,8 @@ func (k *keyframeProbe) openFailed(c *Camera, err error) bool {
 
 // opened records, after a successful open, a choice made by falling back.
 func (k *keyframeProbe) opened(c *Camera) {
-	if k.fallback && !k.decided {
-		k.decided, k.mode = true, DecodeAll
+	if k.fallback && k.mode == "" {
+		k.mode = DecodeAll
 		c.log.Warn("decode: all frames: GStreamer could not open the stream for key frames (decode: keyframes needs gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad and gstreamer1.0-libav)")
 	}
 }
@@ -285,16 +278,14 @@ func (k *keyframeProbe) observe(c *Camera, at time.Time) bool {
 	if pos <= 0 || d <= 0 {
 		d = at.Sub(prevAt).Seconds()
 	}
-	k.n++
 	c.video.keyInterval = time.Duration(d * float64(time.Second))
 	c.mu.Lock()
 	c.status.KeyframeInterval = math.Round(d*1000) / 1000
 	c.mu.Unlock()
-	period := 1 / c.cfg.FPS
 	if c.cfg.FPS == 0 {
 		return false
 	}
-	short := d <= period*1.05
+	short := d <= 1.05/c.cfg.FPS
 	if c.video.opts.decode == DecodeKeyframes {
 		if !short && !k.warned {
 			k.warned = true
@@ -302,16 +293,16 @@ func (k *keyframeProbe) observe(c *Camera, at time.Time) bool {
 		}
 		return false
 	}
-	if k.decided {
+	if k.mode != "" {
 		return false
 	}
 	if !short {
-		k.decided, k.mode = true, DecodeAll
+		k.mode = DecodeAll
 		c.log.Info("decode: all frames: the stream's key frames are too far apart for the FPS cap", "keyframe_interval_s", d, "fps", c.cfg.FPS)
 		return true
 	}
 	if k.ok++; k.ok >= 3 {
-		k.decided, k.mode = true, DecodeKeyframes
+		k.mode = DecodeKeyframes
 		c.log.Info("decode: key frames only: the FPS cap is at or below the stream's key-frame rate", "keyframe_interval_s", d, "fps", c.cfg.FPS)
 	}
 	return false
