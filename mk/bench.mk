@@ -48,3 +48,13 @@ bench-regions: deps tflite-lib
 bench-smoke: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false \
 		-live-seconds 3s -live-size 640x360 $(BENCH_FLAGS)
+
+# fleet-sim: 50, 100 and 200 real edged processes on one mosquitto (each
+# one camera: a folder of two photos at 0.1 fps, the bundled model), one
+# group; the time until all report a 5 MB model applied, and the bytes the
+# broker sent (docs/fleet.md). About 12 GB of memory at 200 boxes; not part
+# of make test.
+.PHONY: fleet-sim
+fleet-sim: deps-test tflite-lib build
+	$(GO) build -trimpath -o build/bench/fleetsim ./bench/cmd/fleetsim
+	build/bench/fleetsim -out build/fleetsim $(FLEETSIM_FLAGS)

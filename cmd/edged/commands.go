@@ -119,6 +119,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 	}
 	opts := daemon.Options{Config: cfg, TFLiteLib: *lib, LiteRTLib: *litertLib, Log: log, NoMQTT: *noMQTT, Version: version, Reload: hup}
 	if *cfgPath != "" {
+		opts.ConfigPath = *cfgPath
 		opts.LoadConfig = func() (*config.Config, error) {
 			c, err := config.Load(*cfgPath)
 			if err == nil && *logLevel != "" {

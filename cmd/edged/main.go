@@ -28,6 +28,11 @@ Usage:
   edged model inspect [--json] FILE       describe a .tflite model
   edged healthcheck [--url URL]           exit 0 when a running edged's /healthz
                                           answers 200 (container health checks)
+  edged keygen --out NAME                 write a fleet signing key pair
+  edged deploy --broker URL --key K (--device D | --group G) --model FILE ...
+                                          sign and publish a deployment, follow it
+  edged deploy status --broker URL [--group G]
+                                          where each box stands (docs/fleet.md)
   edged version                           print version information
 
 Run 'edged run -h' for the quick-mode flags.
@@ -71,6 +76,10 @@ func runWith(args []string, stdout, stderr io.Writer, onLogger func(*slog.Logger
 		err = cmdModel(args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
+	case "keygen":
+		err = cmdKeygen(args[1:], stdout, stderr)
+	case "deploy":
+		err = cmdDeploy(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

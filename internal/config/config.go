@@ -39,6 +39,38 @@ type Config struct {
 	// $XDG_STATE_HOME/edged (~/.local/state/edged).
 	StateDir      string        `yaml:"state_dir"`
 	HomeAssistant HomeAssistant `yaml:"homeassistant"`
+	Fleet         Fleet         `yaml:"fleet"`
+}
+
+// Fleet configures signed deployments of models and configuration over
+// MQTT (docs/fleet.md).
+type Fleet struct {
+	Enabled bool `yaml:"enabled"`
+	// TrustedKeys are files holding the ed25519 public keys (PEM, as
+	// `edged keygen` writes them) whose signatures this box accepts; several
+	// at once let a key be rotated. TrustedKeyCredentials names systemd
+	// credentials (files under $CREDENTIALS_DIRECTORY) holding more.
+	TrustedKeys           []string `yaml:"trusted_keys"`
+	TrustedKeyCredentials []string `yaml:"trusted_key_credentials"`
+	// Groups are the deployment groups this box belongs to: it takes the
+	// deployments published to <prefix>/group/<group>/deploy.
+	Groups []string `yaml:"groups"`
+	// Keep is how many previous models of each slot stay on disk for a
+	// rollback.
+	Keep int `yaml:"keep" default:"2"`
+	// MaxModelBytes bounds a deployed artifact; a manifest announcing more
+	// is rejected before anything is fetched.
+	MaxModelBytes int `yaml:"max_model_bytes" default:"268435456"`
+	// HealthWindow is how long after a swap the box watches its error
+	// counters (and the manifest's canary images) before it counts the
+	// deployment as healthy; a degradation within it rolls back.
+	HealthWindow time.Duration `yaml:"health_window" default:"1m"`
+	// DownloadTimeout is how long a download may go without progress
+	// before the deployment fails.
+	DownloadTimeout time.Duration `yaml:"download_timeout" default:"2m"`
+	// CAFile verifies HTTPS artifact URLs against this CA bundle instead of
+	// the system's.
+	CAFile string `yaml:"ca_file"`
 }
 
 // HomeAssistant configures Home Assistant's MQTT discovery
@@ -307,6 +339,21 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// ParseIn is Parse with the relative paths taken from dir, as Load takes
+// them from the file's folder (a configuration delivered over the
+// network).
+func ParseIn(data []byte, name, dir string) (*Config, error) {
+	if len(data) > maxFileSize {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: not a configuration file", maxFileSize)}
+	}
+	cfg, err := Parse(data, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg.resolve(dir)
+	return cfg, nil
+}
+
 // resolve makes the file's relative paths relative to dir, the folder
 // that holds it, so that a configuration means the same wherever edged is
 // started from (under systemd that is /). Device numbers, /dev paths and
@@ -323,6 +370,10 @@ func (c *Config) resolve(dir string) {
 	join(&c.Broker.TLS.CertFile)
 	join(&c.Broker.TLS.KeyFile)
 	join(&c.Queue.Path)
+	join(&c.Fleet.CAFile)
+	for i := range c.Fleet.TrustedKeys {
+		join(&c.Fleet.TrustedKeys[i])
+	}
 	for i := range c.Models {
 		join(&c.Models[i].Path)
 		join(&c.Models[i].Labels)

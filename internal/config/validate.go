@@ -104,7 +104,7 @@ var (
 func (c *Config) validate(file string, lines map[string]int) error {
 	c.complete()
 	ck := checker{file: file, lines: lines}
-	for _, check := range []func(checker) error{c.checkTop, c.Broker.check, c.HTTP.check, c.checkModels, c.checkCameras, c.Queue.check,
+	for _, check := range []func(checker) error{c.checkTop, c.Broker.check, c.HTTP.check, c.checkModels, c.checkCameras, c.Queue.check, c.Fleet.check,
 		func(ck checker) error { return c.HomeAssistant.check(ck, c.Cameras) }} {
 		if err := check(ck); err != nil {
 			return err
@@ -118,6 +118,9 @@ func (c *Config) checkTop(ck checker) error {
 	if c.Device != "" {
 		if err := ck.checkName("device", c.Device, " (it is part of MQTT topics)"); err != nil {
 			return err
+		}
+		if c.Device == "group" {
+			return ck.bad("device", `"group" is reserved (<prefix>/group/ holds the fleet's group topics)`)
 		}
 	}
 	if err := ck.oneOf("engine", c.Engine, engineChoices...); err != nil {
@@ -266,6 +269,9 @@ func (c *Config) checkCameras(ck checker) error {
 		p := fmt.Sprintf("cameras[%d]", i)
 		if err := ck.checkName(p+".name", cam.Name, " (it is part of MQTT topics)"); err != nil {
 			return err
+		}
+		if cam.Name == "deploy" || cam.Name == "status" {
+			return ck.bad(p+".name", "%q is reserved (<prefix>/<device>/%s is edged's own topic)", cam.Name, cam.Name)
 		}
 		if seen[cam.Name] {
 			return ck.bad(p+".name", "camera %q is defined twice", cam.Name)
@@ -627,3 +633,45 @@ func (g GPIO) validate(ck checker, cams map[string]bool) error {
 
 // Validate checks a configuration built in code (quick mode).
 func (c *Config) Validate() error { return c.validate("command line", nil) }
+
+// check checks the fleet section: with fleet enabled, at least one trusted
+// key; group names that fit in a topic; sane bounds.
+func (f Fleet) check(ck checker) error {
+	if f.Enabled && len(f.TrustedKeys)+len(f.TrustedKeyCredentials) == 0 {
+		return ck.bad("fleet.trusted_keys", "fleet.enabled needs at least one trusted public key (trusted_keys or trusted_key_credentials): nothing unsigned is ever applied")
+	}
+	for i, k := range f.TrustedKeys {
+		if strings.TrimSpace(k) == "" {
+			return ck.bad(fmt.Sprintf("fleet.trusted_keys[%d]", i), "empty file name")
+		}
+	}
+	for i, c := range f.TrustedKeyCredentials {
+		if c == "" || strings.ContainsAny(c, `/\`) || c == "." || c == ".." {
+			return ck.bad(fmt.Sprintf("fleet.trusted_key_credentials[%d]", i), "%q must be a credential name (a file name under $CREDENTIALS_DIRECTORY), not a path", c)
+		}
+	}
+	seen := map[string]bool{}
+	for i, g := range f.Groups {
+		p := fmt.Sprintf("fleet.groups[%d]", i)
+		if err := ck.checkName(p, g, " (it is part of MQTT topics)"); err != nil {
+			return err
+		}
+		if seen[g] {
+			return ck.bad(p, "group %q is listed twice", g)
+		}
+		seen[g] = true
+	}
+	if f.Keep < 0 || f.Keep > 100 {
+		return ck.bad("fleet.keep", "%d: between 0 and 100 previous models", f.Keep)
+	}
+	if f.MaxModelBytes < 1024 {
+		return ck.bad("fleet.max_model_bytes", "%d bytes is too small for a model", f.MaxModelBytes)
+	}
+	if f.DownloadTimeout <= 0 {
+		return ck.bad("fleet.download_timeout", "%v: must be above 0", f.DownloadTimeout)
+	}
+	if f.HealthWindow < 0 {
+		return ck.bad("fleet.health_window", "%v is negative", f.HealthWindow)
+	}
+	return nil
+}

@@ -58,6 +58,9 @@ type Options struct {
 	// docs/operations.md. LoadConfig nil re-reads only the models.
 	Reload     <-chan os.Signal
 	LoadConfig func() (*config.Config, error)
+	// ConfigPath is the configuration file's path, when there is one: a
+	// deployed configuration's relative paths are taken from its folder.
+	ConfigPath string
 	// ShutdownTimeout bounds how long Run waits, once ctx ends, for the
 	// cameras and inference to stop; past it Run returns ErrStuck naming
 	// the stuck stages. Zero means 15 seconds.
@@ -134,6 +137,7 @@ type Daemon struct {
 	sink   *publish.Sink
 	rl     *reloader
 	srv    *statusapi.Server // nil without http.addr
+	fleet  *fleetPart        // nil unless fleet.enabled
 }
 
 // Run runs edged until ctx ends or every camera's input has ended.
@@ -192,9 +196,11 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	for _, start := range []func(context.Context) error{
 		d.startGPIO, // first: a missing pin fails before anything loads
 		d.startEngine,
+		d.openFleet, // before the models: a restart runs what was deployed
 		d.loadModels,
 		d.startHTTP, // before the broker: a busy address fails before "online" is announced
 		d.startPipeline,
+		d.startFleet,
 	} {
 		if err := start(ctx); err != nil {
 			return nil, err
@@ -370,6 +376,9 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	if load == nil {
 		load = func() (*config.Config, error) { return d.cfg, nil }
 	}
+	if d.fleet != nil {
+		load = d.fleet.load(load)
+	}
 	d.rl = newReloader(d.cfg, load, d.reg, p, d.models, d.met, d.log)
 	snapshot := d.snapshot
 	d.led.snapshot.Store(&snapshot)
@@ -382,6 +391,9 @@ func (d *Daemon) snapshot() statusapi.Snapshot {
 		Cameras: d.p.States(), Models: d.rl.modelInfo(), Reload: d.rl.lastReload(),
 		Stalls: d.p.Stalls(time.Now(), statusapi.StallAfter),
 		Engine: statusapi.Engine{Name: d.engine.Name(), Library: d.engine.LibraryPath()}}
+	if d.fleet != nil && d.fleet.agent != nil {
+		s.Deploy = d.fleet.deployInfo()
+	}
 	if d.pub != nil {
 		b := &statusapi.Broker{URL: d.pub.URL(), Connected: d.pub.Connected()}
 		// With the queue, results are safe once accepted: ready without a
@@ -462,6 +474,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 
+	if d.fleet != nil {
+		wg.Go(func() { d.fleet.agent.Run(runCtx) })
+	}
 	if d.ha != nil {
 		wg.Go(func() { d.ha.Run(runCtx) })
 		wg.Go(func() { d.publishStats(runCtx, 15*time.Second) })

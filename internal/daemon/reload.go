@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,7 +42,14 @@ type reloader struct {
 	models map[string]*pipeline.Model
 	info   atomic.Pointer[[]statusapi.Model]
 	last   atomic.Pointer[statusapi.Reload] // nil until the first reload
+	// mu serializes reloads and deployments, and guards models for the
+	// fleet's canary checks.
+	mu sync.Mutex
 }
+
+// preSwap checks the loaded models (by name) before they are swapped in;
+// an error rejects the change.
+type preSwap func(next map[string]*pipeline.Model) error
 
 // newReloader takes over the models the daemon loaded from cfg.
 func newReloader(cfg *config.Config, load func() (*config.Config, error), reg *infer.Registry, p *pipeline.Pipeline,
@@ -70,7 +78,7 @@ func (r *reloader) publishInfo(cfg *config.Config) {
 func (r *reloader) reload() {
 	r.log.Info("reload requested: re-reading the configuration and the models")
 	t0 := time.Now()
-	changed, restart, err := r.apply()
+	changed, restart, err := r.apply(nil, nil)
 	r.met.Reloaded(err == nil)
 	if err != nil {
 		r.last.Store(&statusapi.Reload{At: t0, Error: err.Error()})
@@ -84,12 +92,16 @@ func (r *reloader) reload() {
 	r.log.Info("reload done", "changed", strings.Join(changed, ", "), "took_ms", time.Since(t0).Milliseconds())
 }
 
-// apply loads the new configuration and models and swaps them in. It
+// apply loads the new configuration (cfg, or what load reads when cfg is
+// nil) and models and swaps them in once check (when set) passes. It
 // returns what changed and the restart-only keys that differ.
-func (r *reloader) apply() (changed, restart []string, err error) {
-	cfg, err := r.load()
-	if err != nil {
-		return nil, nil, err
+func (r *reloader) apply(cfg *config.Config, check preSwap) (changed, restart []string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cfg == nil {
+		if cfg, err = r.load(); err != nil {
+			return nil, nil, err
+		}
 	}
 	restart = restartKeys(r.running, cfg)
 
@@ -146,6 +158,12 @@ func (r *reloader) apply() (changed, restart []string, err error) {
 	swap, err := r.p.Prepare(updates)
 	if err != nil {
 		return fail(err)
+	}
+	if check != nil {
+		if err := check(next); err != nil {
+			swap.Discard()
+			return fail(err)
+		}
 	}
 	cams := swap.Changed()
 	if err := swap.Apply(); err != nil {

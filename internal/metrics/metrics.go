@@ -234,3 +234,39 @@ func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// DeployStates reads the fleet deployment's figures at scrape time: the
+// version of the last deployment applied, the state of the latest one,
+// and each deployed slot's model sha256.
+type DeployStates func() (deployed uint64, state string, running map[string]string)
+
+var (
+	descDeployed = prometheus.NewDesc(Namespace+"_deployed_version",
+		"The version of the last fleet deployment applied (0: none).", nil, nil)
+	descDeployState = prometheus.NewDesc(Namespace+"_deploy_state",
+		"The latest fleet deployment's state on this box (value 1).", []string{"state"}, nil)
+	descDeployedModel = prometheus.NewDesc(Namespace+"_deployed_model_info",
+		"The model a fleet deployment put in a slot (value 1).", []string{"slot", "sha256"}, nil)
+)
+
+type deployCollector struct{ read DeployStates }
+
+func (c deployCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descDeployed
+	ch <- descDeployState
+	ch <- descDeployedModel
+}
+
+func (c deployCollector) Collect(ch chan<- prometheus.Metric) {
+	v, state, running := c.read()
+	ch <- prometheus.MustNewConstMetric(descDeployed, prometheus.GaugeValue, float64(v))
+	ch <- prometheus.MustNewConstMetric(descDeployState, prometheus.GaugeValue, 1, state)
+	for slot, sum := range running {
+		ch <- prometheus.MustNewConstMetric(descDeployedModel, prometheus.GaugeValue, 1, slot, sum)
+	}
+}
+
+// WatchDeploy exports the fleet deployment's figures that read returns.
+func (m *Metrics) WatchDeploy(read DeployStates) {
+	m.reg.MustRegister(deployCollector{read: read})
+}

@@ -150,6 +150,9 @@ func (m *Model) Same(o *Model) bool {
 		slices.Equal(m.Labels, o.Labels) && reflect.DeepEqual(m.Post, o.Post)
 }
 
+// SHA256 is the hex sha256 of the model file's bytes.
+func (m *Model) SHA256() string { return m.l.SHA256 }
+
 // Close releases the model; close it after every pipeline using it.
 func (m *Model) Close() error { return m.l.Release() }
 

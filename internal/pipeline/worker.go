@@ -51,6 +51,7 @@ type worker struct {
 	keeper    *samples.Keeper
 	batch     string        // Options.Batch
 	frames    atomic.Uint64 // frames inferred (one or more units)
+	failed    atomic.Uint64 // crops skipped because the model could not take them
 	costNS    atomic.Int64  // inferCost, for Stats
 
 	once sync.Once
@@ -296,6 +297,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
 			if failed[it.u] != nil {
 				// A frame the model cannot take is skipped; the camera goes on.
 				w.met.Failed.Inc()
+				w.failed.Add(1)
 				w.log.Warn("frame skipped", "frame", f.Number, "region", it.u.name, "err", failed[it.u])
 				w.free <- it.r
 				continue
@@ -546,6 +548,7 @@ func (w *worker) close() error {
 // CameraStats are a camera's inference counters.
 type CameraStats struct {
 	Frames uint64        // frames inferred since start
+	Failed uint64        // crops the model could not take (skipped), since start
 	Cost   time.Duration // moving average of one frame's inference (every due region)
 }
 
@@ -553,7 +556,7 @@ type CameraStats struct {
 func (p *Pipeline) Stats() map[string]CameraStats {
 	out := make(map[string]CameraStats, len(p.workers))
 	for _, w := range p.workers {
-		out[w.name] = CameraStats{Frames: w.frames.Load(), Cost: time.Duration(w.costNS.Load())}
+		out[w.name] = CameraStats{Frames: w.frames.Load(), Failed: w.failed.Load(), Cost: time.Duration(w.costNS.Load())}
 	}
 	return out
 }

@@ -64,6 +64,18 @@ type Snapshot struct {
 	// Stalls lists the stages stuck in one read or invoke for longer than
 	// StallAfter (a device or stream that hangs, a file that blocks).
 	Stalls []string `json:"stalls,omitempty"`
+	// Deploy is the fleet deployment's status; nil without fleet.
+	Deploy *Deploy `json:"deploy,omitempty"`
+}
+
+// Deploy is where fleet deployment stands on the box.
+type Deploy struct {
+	State    string            `json:"state"`
+	ID       string            `json:"id,omitempty"`
+	Version  uint64            `json:"version,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Deployed uint64            `json:"deployed_version"`
+	Running  map[string]string `json:"running,omitempty"` // slot → model sha256
 }
 
 // Health grades the snapshot: failed when no camera is working or can

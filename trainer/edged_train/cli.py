@@ -18,6 +18,7 @@ from . import __version__, plots
 from .archs import ARCHS
 from .checkpoint import torch_load
 from .data import scan
+from .deploy import DeployTarget, deploy
 from .imagenet import export_imagenet
 from .package import export_checkpoint, export_trained
 from .train import TrainConfig, train
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--max-int8-drop", type=float, default=MAX_INT8_DROP,
                    help="fail when int8 val accuracy is more than this many points below float")
 
+    _deploy_args(t)
     e = sub.add_parser("export", help="export a checkpoint to a verified int8 TFLite model folder")
     e.add_argument("checkpoint", help="checkpoints/best.pt or last.pt written by `train`")
     e.add_argument("--out", required=True, help="output folder")
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--val", help="image folder to verify on (default: the checkpoint's validation images)")
     e.add_argument("--max-int8-drop", type=float, default=MAX_INT8_DROP)
 
+    _deploy_args(e)
     v = sub.add_parser("evaluate", help="accuracy, per-class precision/recall and confusion matrix on a folder")
     v.add_argument("model", help="a .tflite (run by ai-edge-litert) or a checkpoint .pt (PyTorch, float)")
     v.add_argument("data_dir", help="image folder whose sub-folders are the model's class names")
@@ -79,6 +82,30 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("archs", help="list the architectures")
     return p
+
+
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    d = p.add_argument_group("deployment", "hand the verified model to `edged deploy` (docs/fleet.md)")
+    d.add_argument("--deploy", action="store_true", help="sign and publish the model once it is verified")
+    d.add_argument("--broker", help="MQTT broker URL of the fleet")
+    d.add_argument("--key", help="signing key (NAME.key from `edged keygen`)")
+    d.add_argument("--group", help="target group")
+    d.add_argument("--deploy-device", action="append", default=[], help="target device (repeatable)")
+    d.add_argument("--slot", default="default", help="the model slot (models[].name) it replaces")
+    d.add_argument("--canary", type=int, default=0, help="deploy to N boxes of the group first")
+    d.add_argument("--mqtt-username", default="", help="MQTT user name")
+    d.add_argument("--mqtt-password-file", default="", help="file holding the MQTT password")
+    d.add_argument("--edged", default="edged", help="the edged binary (default: edged on PATH)")
+
+
+def _deploy_target(args: argparse.Namespace) -> DeployTarget | None:
+    if not args.deploy:
+        return None
+    t = DeployTarget(broker=args.broker or "", key=args.key or "", group=args.group or "",
+                     devices=args.deploy_device, slot=args.slot, canary=args.canary,
+                     username=args.mqtt_username, password_file=args.mqtt_password_file, edged=args.edged)
+    t.check()
+    return t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,17 +129,19 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{a.name:20s} default {a.default_size}px, min {a.min_size}px")
         return 0
     if args.cmd == "train":
-        kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "verbose", "out")}
+        target = _deploy_target(args)  # checked before hours of training
+        kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "verbose", "out") + _DEPLOY_KEYS}
         card = export_trained(train(TrainConfig(out_dir=args.out, **kw)))
         _summary(card, args.out)
-        return 0
+        return deploy(args.out, target) if target else 0
     if args.cmd == "export":
         classes = torch_load(args.checkpoint)["classes"]
         calib = scan(args.calib, classes).samples if args.calib else None
         val = scan(args.val, classes).samples if args.val else None
+        target = _deploy_target(args)
         card = export_checkpoint(args.checkpoint, args.out, calib, val, max_drop=args.max_int8_drop)
         _summary(card, args.out)
-        return 0
+        return deploy(args.out, target) if target else 0
     if args.cmd == "evaluate":
         report, skipped = evaluate_file(args.model, args.data_dir, args.labels)
         print(report.table())
@@ -134,6 +163,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}/efficientnet_lite0_int8.tflite sha256 {card['sha256']}")
         return 0
     raise AssertionError(f"unhandled command {args.cmd}")
+
+
+_DEPLOY_KEYS = ("deploy", "broker", "key", "group", "deploy_device", "slot", "canary", "mqtt_username",
+                "mqtt_password_file", "edged")
 
 
 def _summary(card: dict, out: str) -> None:

@@ -40,6 +40,7 @@ type mqttClient interface {
 	Connect() paho.Token
 	Publish(topic string, qos byte, retained bool, payload any) paho.Token
 	Subscribe(topic string, qos byte, callback paho.MessageHandler) paho.Token
+	Unsubscribe(topics ...string) paho.Token
 	IsConnectionOpen() bool
 	Disconnect(quiesce uint)
 }
@@ -65,7 +66,7 @@ type Publisher struct {
 
 	mu     sync.Mutex
 	closed bool
-	subs   map[string]func(payload []byte) // topic → handler, subscribed again on every connection
+	subs   map[string]func(topic string, payload []byte) // filter → handler, subscribed again on every connection
 }
 
 // New prepares a publisher for device on the broker in cfg; Connect
@@ -365,20 +366,42 @@ func (p *Publisher) Send(ctx context.Context, topic string, payload []byte, reta
 // clean, so every connection subscribes again. handle runs on paho's
 // goroutine and must not block.
 func (p *Publisher) Subscribe(topic string, handle func(payload []byte)) {
+	p.Watch(topic, func(_ string, payload []byte) { handle(payload) })
+}
+
+// Watch is Subscribe for a topic filter (with + or #): handle gets each
+// message's topic too.
+func (p *Publisher) Watch(filter string, handle func(topic string, payload []byte)) {
 	p.mu.Lock()
 	if p.subs == nil {
-		p.subs = map[string]func([]byte){}
+		p.subs = map[string]func(string, []byte){}
 	}
-	p.subs[topic] = handle
+	p.subs[filter] = handle
 	p.mu.Unlock()
 	if p.client.IsConnectionOpen() {
-		p.subscribe(topic, handle)
+		p.subscribe(filter, handle)
+	}
+}
+
+// Unwatch ends a Watch or Subscribe.
+func (p *Publisher) Unwatch(filter string) {
+	p.mu.Lock()
+	_, ok := p.subs[filter]
+	delete(p.subs, filter)
+	p.mu.Unlock()
+	if ok && p.client.IsConnectionOpen() {
+		tok := p.client.Unsubscribe(filter)
+		go func() {
+			if tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
+				p.log.Warn("unsubscribing failed", "topic", filter, "err", tok.Error())
+			}
+		}()
 	}
 }
 
 func (p *Publisher) resubscribe() {
 	p.mu.Lock()
-	subs := make(map[string]func([]byte), len(p.subs))
+	subs := make(map[string]func(string, []byte), len(p.subs))
 	for t, h := range p.subs {
 		subs[t] = h
 	}
@@ -388,11 +411,11 @@ func (p *Publisher) resubscribe() {
 	}
 }
 
-func (p *Publisher) subscribe(topic string, handle func([]byte)) {
-	tok := p.client.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) { handle(m.Payload()) })
+func (p *Publisher) subscribe(filter string, handle func(string, []byte)) {
+	tok := p.client.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) { handle(m.Topic(), m.Payload()) })
 	go func() {
 		if tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
-			p.log.Warn("subscribing failed", "topic", topic, "err", tok.Error())
+			p.log.Warn("subscribing failed", "topic", filter, "err", tok.Error())
 		}
 	}()
 }

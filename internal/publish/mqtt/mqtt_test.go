@@ -104,6 +104,8 @@ func (r *recorder) Subscribe(string, byte, paho.MessageHandler) paho.Token {
 	return newToken(nil, true)
 }
 
+func (r *recorder) Unsubscribe(...string) paho.Token { return newToken(nil, true) }
+
 func (r *recorder) IsConnectionOpen() bool { return r.open }
 func (r *recorder) Disconnect(uint)        { r.disconnected++; r.open = false }
 
