@@ -227,10 +227,8 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 	format := c.Format
 	if format == "auto" || format == "" {
 		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
+		if isTerminal(w) {
+			format = "text"
 		}
 	}
 	ho := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}

@@ -77,7 +77,7 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	version := fs.Uint64("version", 0, "deployment version (default: the time in milliseconds; must rise)")
 	id := fs.String("id", "", "deployment id (default: deploy-VERSION)")
 	expires := fs.Duration("expires", 7*24*time.Hour, "boxes refuse the deployment after this long")
-	chunk := fs.Int("chunk-size", fleet.DefaultChunkSize, "bytes per MQTT chunk")
+	chunk := fs.Int("chunk-size", 0, "bytes per MQTT chunk (default: 256 KiB, larger for artifacts above 900 chunks)")
 	health := fs.String("health-window", "", "the boxes' health window for this deployment (default: their fleet.health_window)")
 	timeout := fs.Duration("timeout", 15*time.Minute, "give up following the rollout after this long")
 	noWait := fs.Bool("no-wait", false, "publish and exit without following the statuses")

@@ -33,6 +33,8 @@ Usage:
                                           sign and publish a deployment, follow it
   edged deploy status --broker URL [--group G]
                                           where each box stands (docs/fleet.md)
+  edged watch --broker URL [--device D]   the results of the boxes on a broker as a
+                                          live table; losses and duplicates as they happen
   edged version                           print version information
 
 Run 'edged run -h' for the quick-mode flags.
@@ -76,6 +78,8 @@ func runWith(args []string, stdout, stderr io.Writer, onLogger func(*slog.Logger
 		err = cmdModel(args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
+	case "watch":
+		err = cmdWatch(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		err = cmdKeygen(args[1:], stdout, stderr)
 	case "deploy":

@@ -37,35 +37,26 @@ type fleetPart struct {
 // the configuration dropped) is logged and left out: the box starts on
 // its configuration.
 func (d *Daemon) openFleet(context.Context) error {
-	fc := d.cfg.Fleet
-	if !fc.Enabled {
+	if !d.cfg.Fleet.Enabled {
 		return nil
 	}
 	if d.opts.NoMQTT {
 		return errors.New("fleet.enabled: fleet deployment comes over MQTT; it cannot run with --no-mqtt")
 	}
-	keys, err := fleet.TrustedKeys(fc.TrustedKeys, fc.TrustedKeyCredentials)
-	if err != nil {
-		return fmt.Errorf("fleet: %w", err)
-	}
-	store, err := fleet.OpenStore(filepath.Join(StateDir(d.cfg.StateDir), "fleet"), fc.Keep)
-	if err != nil {
-		return err
-	}
-	client, err := fleet.HTTPClient(fc.CAFile, 10*time.Minute)
+	store, err := fleet.OpenStore(filepath.Join(StateDir(d.cfg.StateDir), "fleet"), d.cfg.Fleet.Keep)
 	if err != nil {
 		return err
 	}
 	st, err := store.Load()
 	if err != nil {
-		return err
+		// Without its record of versions the box could be made to take an
+		// old manifest again: deployment stays off until the file is
+		// repaired or removed, and the cameras run.
+		d.log.Error("fleet deployment off: its state cannot be read (repair or remove the file to turn it on again)", "err", err)
+		return nil
 	}
-	f := &fleetPart{d: d, store: store, opts: fleet.AgentOptions{
-		Device: d.device, Groups: fc.Groups, TopicPrefix: d.cfg.Broker.TopicPrefix, Keys: keys, Store: store,
-		Log: d.log, MaxBytes: int64(fc.MaxModelBytes), HealthWindow: fc.HealthWindow,
-		DownloadTimeout: fc.DownloadTimeout, HTTP: client,
-	}}
-	f.opts.Applier = f
+	f := &fleetPart{d: d, store: store}
+	base := d.cfg
 	setup := fleet.SetupOf(st)
 	if len(setup.Slots) > 0 || setup.Config != "" {
 		cfg, err := f.overlay(d.cfg, setup)
@@ -77,6 +68,29 @@ func (d *Daemon) openFleet(context.Context) error {
 			d.log.Info("fleet: running the deployed setup", "slots", len(setup.Slots), "config", setup.Config != "")
 		}
 	}
+	// The fleet settings of what runs: a deployed configuration can
+	// rotate the trusted keys or change the groups (at the next start).
+	fc := d.cfg.Fleet
+	keys, err := fleet.TrustedKeys(fc.TrustedKeys, fc.TrustedKeyCredentials)
+	if err != nil && d.cfg != base {
+		d.log.Error("fleet: the deployed configuration's trusted keys cannot be read; using the file's", "err", err)
+		fc = base.Fleet
+		keys, err = fleet.TrustedKeys(fc.TrustedKeys, fc.TrustedKeyCredentials)
+	}
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	store.SetKeep(fc.Keep)
+	client, err := fleet.HTTPClient(fc.CAFile, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	f.opts = fleet.AgentOptions{
+		Device: d.device, Groups: fc.Groups, TopicPrefix: d.cfg.Broker.TopicPrefix, Keys: keys, Store: store,
+		Log: d.log, MaxBytes: int64(fc.MaxModelBytes), HealthWindow: fc.HealthWindow,
+		DownloadTimeout: fc.DownloadTimeout, HTTP: client,
+	}
+	f.opts.Applier = f
 	f.setup = setup
 	d.fleet = f
 	ids := make([]string, len(keys))

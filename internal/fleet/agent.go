@@ -87,7 +87,7 @@ type AgentOptions struct {
 	// HealthWindow is how long an applied deployment is watched.
 	HealthWindow time.Duration
 	// DownloadTimeout is how long a download may go without progress
-	// before it fails (chunks are asked for again four times within it).
+	// before it fails (chunks are asked for again three times within it).
 	DownloadTimeout time.Duration
 	HTTP            *http.Client
 	Now             func() time.Time
@@ -226,6 +226,7 @@ func (a *Agent) Run(ctx context.Context) {
 		}
 	}()
 	a.publish(ctx, nil)
+	a.resume(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -234,6 +235,53 @@ func (a *Agent) Run(ctx context.Context) {
 			a.handle(ctx, d)
 		}
 	}
+}
+
+// resume finishes the health window of a deployment applied before a
+// restart (the status still says healthy: false): the window runs again
+// from now, on the failure and stall counters (the frame rate has no
+// "before" yet, and the manifest's canaries were not kept). A slot that
+// degrades goes back to its previous model.
+func (a *Agent) resume(ctx context.Context) {
+	s := a.Status()
+	if s.State != StateApplied || s.Healthy == nil || *s.Healthy {
+		return
+	}
+	a.log.Info("resuming the health window of the deployment applied before the restart", "id", s.ID, "version", s.Version)
+	why := a.watch(ctx, a.o.HealthWindow, a.o.Applier.Counters(), nil)
+	if ctx.Err() != nil {
+		return
+	}
+	if why == "" {
+		healthy := true
+		a.finish(ctx, func(s *Status) { s.Healthy = &healthy })
+		return
+	}
+	sl := a.state.Slots[s.Slot]
+	if sl == nil || len(sl.Previous) == 0 {
+		a.log.Error("deployment degraded the box and nothing is kept to roll back to", "id", s.ID, "why", why)
+		a.finish(ctx, func(s *Status) { s.Reason = "degraded (" + why + "); nothing kept to roll back to" })
+		return
+	}
+	next := SetupOf(a.state)
+	back := sl.Previous[0]
+	if back.Path == "" {
+		delete(next.Slots, s.Slot)
+	} else {
+		next.Slots[s.Slot] = SlotFiles{Model: back.Path, Labels: back.Labels}
+	}
+	a.log.Warn("deployment degraded the box: rolling back", "id", s.ID, "why", why)
+	if _, err := a.o.Applier.Apply(ctx, next, nil); err != nil {
+		a.log.Error("rollback failed; the new setup keeps running", "err", err)
+		a.finish(ctx, func(s *Status) { s.Reason = "degraded (" + why + ") and the rollback failed: " + err.Error() })
+		return
+	}
+	sl.Current, sl.Previous = back, sl.Previous[1:]
+	a.finish(ctx, func(st *Status) {
+		st.State, st.Reason, st.Healthy = StateRolledBack, why, nil
+		st.SHA256 = a.o.Applier.ModelSHA256(s.Slot)
+	})
+	a.o.Store.Clean(a.state)
 }
 
 // publish updates the status (when change is not nil) and publishes it
@@ -415,7 +463,9 @@ func (a *Agent) deploy(ctx context.Context, m *Manifest, topic string) error {
 	if err := a.o.Store.Save(a.state); err != nil {
 		a.log.Error("deployment applied but not saved: a restart goes back", "err", err)
 	}
-	a.o.Store.Clean(a.state)
+	// What the state no longer names is removed once the health window
+	// is over: a rollback within it needs the previous files.
+	defer a.o.Store.Clean(a.state)
 	healthy := false
 	a.log.Info("deployment applied", "id", m.ID, "version", m.Version, "took_ms", time.Since(t0).Milliseconds())
 	a.finish(ctx, func(s *Status) {
@@ -596,7 +646,17 @@ func (a *Agent) chunked(ctx context.Context, topic string, art *Artifact, dst st
 		a.o.Client.Watch(filter, func(t string, p []byte) {
 			select {
 			case a.chunks <- delivery{t, p}:
-			default: // asked for again at the next quiet spell
+				return
+			default:
+			}
+			// The writer is behind (a slow disk): hold the broker's
+			// deliveries a moment rather than drop a chunk, which would
+			// cost a quiet spell and a resend.
+			timer := time.NewTimer(2 * time.Second)
+			defer timer.Stop()
+			select {
+			case a.chunks <- delivery{t, p}:
+			case <-timer.C: // asked for again at the next quiet spell
 			}
 		})
 	}

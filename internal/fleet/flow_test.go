@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -165,8 +166,19 @@ type flowRig struct {
 
 func startFlow(t *testing.T, window time.Duration) *flowRig {
 	t.Helper()
-	dir := t.TempDir()
-	pub, err := Keygen(filepath.Join(dir, "op"), nil)
+	return startFlowIn(t, t.TempDir(), window)
+}
+
+// startFlowIn starts an agent on the store in dir (made by an earlier
+// start with the same dir, for a restart).
+func startFlowIn(t *testing.T, dir string, window time.Duration) *flowRig {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "op.pub")); err != nil {
+		if _, err := Keygen(filepath.Join(dir, "op"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub, err := ReadPublicKey(filepath.Join(dir, "op.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +200,14 @@ func startFlow(t *testing.T, window time.Duration) *flowRig {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { a.Run(ctx); close(r.done) }()
-	t.Cleanup(func() { cancel(); <-r.done })
+	t.Cleanup(r.stop)
 	return r
+}
+
+// stop ends the agent (a restart, or the test's end).
+func (r *flowRig) stop() {
+	r.cancel()
+	<-r.done
 }
 
 func (r *flowRig) deploy(t *testing.T, b Build) *Deployment {
@@ -292,5 +310,26 @@ func TestFlowApplyFailureChangesNothing(t *testing.T) {
 	st, _ := r.store.Load()
 	if len(SetupOf(st).Slots) != 0 {
 		t.Errorf("stored a setup that was never applied: %+v", st)
+	}
+}
+
+// A box restarted within the health window watches again from its start,
+// and rolls back when its failures rise.
+func TestFlowHealthWindowResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	r := startFlowIn(t, dir, time.Minute)
+	d := r.deploy(t, Build{Groups: []string{"g"}, Model: []byte("a model watched across a restart")})
+	r.waitState(t, d.Manifest.Version, StateApplied, 5*time.Second)
+	r.stop() // killed within the window: the status says healthy: false
+
+	r2 := startFlowIn(t, dir, 2*time.Second)
+	// No frames since the restart: the stand-in's rate falls to nothing.
+	s := r2.waitState(t, d.Manifest.Version, StateRolledBack, 5*time.Second)
+	if !strings.Contains(s.Reason, "frames/s since the swap") || len(r2.box.setups) != 1 || len(r2.box.setups[0].Slots) != 0 {
+		t.Fatalf("status %+v, setups %+v", s, r2.box.setups)
+	}
+	st, _ := r2.store.Load()
+	if sl := st.Slots["default"]; sl == nil || sl.Current.Path != "" {
+		t.Errorf("stored after the rollback: %+v", st.Slots)
 	}
 }

@@ -116,7 +116,7 @@ func reject(format string, args ...any) error {
 
 var (
 	idRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 	hexRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 

@@ -2,19 +2,18 @@ package fleet
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edged-io/edged/internal/publish/mqtt"
 )
 
 // Build is what an operator deploys.
@@ -31,7 +30,7 @@ type Build struct {
 	Canary    []Canary
 	Rollback  bool
 	Expires   time.Duration // from now; 0: 7 days
-	ChunkSize int           // 0: 256 KiB
+	ChunkSize int           // 0: 256 KiB, more for artifacts above 900 such chunks
 	Health    string        // the manifest's health_window; "" keeps the box's
 }
 
@@ -42,13 +41,19 @@ type Deployment struct {
 	parts    map[string][][]byte // artifact sha256 → chunks
 }
 
-// DefaultChunkSize is the chunk size `edged deploy` uses.
+// DefaultChunkSize is the chunk size `edged deploy` uses for artifacts
+// of up to MaxAutoChunks of them; larger artifacts get larger chunks.
 const DefaultChunkSize = 256 << 10
+
+// MaxAutoChunks bounds the chunks of an artifact when the chunk size is
+// left to Sign.
+const MaxAutoChunks = 900
 
 // Sign builds the manifest for b, signs it with key and returns it with
 // its chunks.
 func Sign(b Build, key PrivateKey, now time.Time) (*Deployment, error) {
-	if b.ChunkSize == 0 {
+	auto := b.ChunkSize == 0
+	if auto {
 		b.ChunkSize = DefaultChunkSize
 	}
 	if b.ChunkSize < MinChunkSize || b.ChunkSize > MaxChunkSize {
@@ -68,7 +73,14 @@ func Sign(b Build, key PrivateKey, now time.Time) (*Deployment, error) {
 		Rollback: b.Rollback, Canary: b.Canary, HealthWindow: b.Health}
 	d := &Deployment{Manifest: m, parts: map[string][][]byte{}}
 	art := func(data []byte, url string) *Artifact {
-		a, parts := Chunks(data, b.ChunkSize)
+		size := b.ChunkSize
+		if auto {
+			// Brokers queue about a thousand messages per subscriber by
+			// default (mosquitto, EMQX, HiveMQ): larger chunks keep an
+			// artifact under MaxAutoChunks of them.
+			size = min(max(size, (len(data)+MaxAutoChunks-1)/MaxAutoChunks), MaxChunkSize)
+		}
+		a, parts := Chunks(data, size)
 		if url != "" {
 			a.URL, a.Chunks, a.ChunkSize = url, nil, 0
 			return a
@@ -146,42 +158,12 @@ func Dial(ctx context.Context, o BrokerOptions) (*Operator, error) {
 	if o.TopicPrefix == "" {
 		o.TopicPrefix = "edged"
 	}
-	if o.Timeout == 0 {
-		o.Timeout = 10 * time.Second
+	c, err := mqtt.DialTool(ctx, mqtt.ToolOptions{URL: o.URL, Username: o.Username, PasswordFile: o.PasswordFile,
+		CAFile: o.CAFile, ClientPrefix: "edged-deploy-", Timeout: o.Timeout})
+	if err != nil {
+		return nil, err
 	}
-	var id [6]byte
-	rand.Read(id[:])
-	opts := paho.NewClientOptions().AddBroker(o.URL).SetClientID("edged-deploy-" + hex.EncodeToString(id[:])).
-		SetCleanSession(true).SetAutoReconnect(true).SetConnectTimeout(o.Timeout).SetOrderMatters(false)
-	if o.Username != "" {
-		opts.SetUsername(o.Username)
-	}
-	if o.PasswordFile != "" {
-		p, err := os.ReadFile(o.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("password file: %w", err)
-		}
-		opts.SetPassword(strings.TrimRight(string(p), "\r\n"))
-	}
-	if o.CAFile != "" {
-		tc, err := TLSConfig(o.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		opts.SetTLSConfig(tc)
-	}
-	op := &Operator{o: o, statuses: map[string]Status{}, changed: make(chan struct{}, 1)}
-	op.client = paho.NewClient(opts)
-	tok := op.client.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return nil, fmt.Errorf("broker %s: %w", o.URL, err)
-		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return op, nil
+	return &Operator{o: o, client: c, statuses: map[string]Status{}, changed: make(chan struct{}, 1)}, nil
 }
 
 // Close disconnects.

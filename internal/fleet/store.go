@@ -70,12 +70,15 @@ func OpenStore(dir string, keep int) (*Store, error) {
 	return &Store{dir: dir, keep: keep}, nil
 }
 
+// SetKeep changes how many previous models a slot keeps.
+func (s *Store) SetKeep(keep int) { s.keep = keep }
+
 // Dir is the store's folder.
 func (s *Store) Dir() string { return s.dir }
 
 // Load reads state.json; a missing one is an empty state. A state that
-// cannot be read is an error naming the file: the daemon then starts on
-// its configuration alone and says so.
+// cannot be read is an error naming the file: the daemon then runs its
+// configuration with deployment off, and says so.
 func (s *Store) Load() (*State, error) {
 	p := filepath.Join(s.dir, "state.json")
 	data, err := os.ReadFile(p)
