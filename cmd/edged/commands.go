@@ -22,6 +22,7 @@ import (
 	"github.com/edged-io/edged/internal/infer/litertengine"
 	"github.com/edged-io/edged/internal/infer/tfliteengine"
 	"github.com/edged-io/edged/internal/modelfile"
+	"github.com/edged-io/edged/internal/publish"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogger func(*slog.Logger)) error {
@@ -110,7 +111,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
 	}
-	log, err := newLogger(cfg.Log, stderr)
+	// On a terminal, without --stdout, a live view replaces the scrolling
+	// log: the log's latest lines show under it.
+	var term *terminal
+	logTo := stderr
+	if !*printResults && !*noMQTT && isTerminal(stdout) && isTerminal(stderr) {
+		device := cfg.Device
+		if device == "" {
+			device = daemon.Hostname()
+		}
+		term = newTerminal(stdout, cfg.Broker.TopicPrefix, device, fmt.Sprintf("edged %s on %s", version, device))
+		logTo = term.logs
+		if cfg.Log.Format == "auto" || cfg.Log.Format == "" {
+			cfg.Log.Format = "text"
+		}
+	}
+	log, err := newLogger(cfg.Log, logTo)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -139,6 +155,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 		pipe := make(chan os.Signal, 1)
 		signal.Notify(pipe, syscall.SIGPIPE)
 		defer signal.Stop(pipe)
+	}
+	if term != nil {
+		opts.Outputs = []publish.Output{term}
+		tctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { term.run(tctx); close(done) }()
+		defer func() { stop(); <-done; term.close() }()
 	}
 	log.Info("edged starting", "version", version)
 	return daemon.Run(ctx, opts)

@@ -40,11 +40,14 @@ const DefaultModelFile = "efficientnet_lite0_int8.tflite"
 
 // Options configure a run.
 type Options struct {
-	Config    *config.Config
-	Stdout    io.Writer // when set, every published result is also written here as a JSON line
-	NoMQTT    bool      // only the Stdout sink: no broker, embedded or not
-	TFLiteLib string    // explicit runtime library path; empty searches the usual places
-	LiteRTLib string    // explicit LiteRT library path; empty searches the usual places
+	Config *config.Config
+	Stdout io.Writer // when set, every published result is also written here as a JSON line
+	// Outputs are more places every result and state goes to (the
+	// terminal's live view).
+	Outputs   []publish.Output
+	NoMQTT    bool   // only the Stdout sink: no broker, embedded or not
+	TFLiteLib string // explicit runtime library path; empty searches the usual places
+	LiteRTLib string // explicit LiteRT library path; empty searches the usual places
 	// Engine, when set, is used instead of opening the configured one
 	// (tests give internal/infer/infertest's fake).
 	Engine  engines.Engine
@@ -272,6 +275,7 @@ func (d *Daemon) startOutputs(ctx context.Context) ([]publish.Output, error) {
 		d.stdout = publish.NewStdout(d.opts.Stdout)
 		outs = append(outs, d.stdout)
 	}
+	outs = append(outs, d.opts.Outputs...)
 	if d.opts.NoMQTT {
 		return outs, nil
 	}

@@ -183,6 +183,14 @@ func short(boot string) string {
 	return boot
 }
 
+// SetOnline sets what the table shows in a device's broker column (a
+// device's status topic sets it too).
+func (w *Watcher) SetOnline(device, state string) {
+	w.mu.Lock()
+	w.online[device] = state
+	w.mu.Unlock()
+}
+
 // Events are the losses, duplicates and restarts seen so far (the last
 // thousand).
 func (w *Watcher) Events() []Event {
