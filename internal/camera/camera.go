@@ -77,6 +77,9 @@ type Config struct {
 	// a larger frame from a stream or file is dropped. Both are counted as
 	// decode errors. Zero means DefaultMaxPixels.
 	MaxPixels int
+	// Overlay gives the text drawn over each view in a snapshot with an
+	// overlay (Snapshot); nil draws the views' rectangles alone.
+	Overlay Overlay
 }
 
 // Frame is one captured, resized frame.
@@ -141,6 +144,7 @@ type Camera struct {
 	nextSize  int64   // size of the file numbered nextIdx, which the pending read is for; 0 if unknown
 	nextIdx   int
 	lead      time.Duration // how much earlier than readCost a paced read starts (adapts)
+	snap      snapshots     // the live view's snapshots (snapshot.go)
 	closeOnce sync.Once
 }
 
@@ -533,6 +537,7 @@ func (c *Camera) Close() error {
 		c.raw.Close()
 		c.resized.Close()
 		c.boxed.Close()
+		c.closeSnapshots()
 	})
 	return nil
 }

@@ -67,6 +67,7 @@ func (c *Camera) deliver(ctx context.Context, number uint64, file string, t0 tim
 	if err := c.plan(); err != nil {
 		return err
 	}
+	c.takeSnapshot(number, t0)
 	var f *Frame
 	if c.src.Kind.Live() {
 		select {

@@ -375,6 +375,9 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	}
 	d.p = p
 	d.push(func() { p.Close() })
+	if d.srv != nil {
+		d.srv.ServeLive(d.liveFrame)
+	}
 	d.met.WatchCameras(p.States)
 	load := d.opts.LoadConfig
 	if load == nil {
@@ -389,6 +392,22 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	return nil
 }
 
+// liveFrame is the live view's snapshot of a camera.
+func (d *Daemon) liveFrame(ctx context.Context, camera string, since time.Time, overlay bool) (statusapi.Frame, error) {
+	s, err := d.p.Snapshot(ctx, camera, since, overlay)
+	if errors.Is(err, pipeline.ErrNoCamera) {
+		return statusapi.Frame{}, statusapi.ErrNoCamera
+	}
+	if err != nil {
+		return statusapi.Frame{}, err
+	}
+	f := statusapi.Frame{JPEG: s.JPEG, Number: s.Frame, Captured: s.Captured}
+	if overlay {
+		f.JPEG = s.Overlay
+	}
+	return f, nil
+}
+
 // snapshot is the daemon's state for /healthz, the status LED and systemd.
 func (d *Daemon) snapshot() statusapi.Snapshot {
 	s := statusapi.Snapshot{Version: d.opts.Version, Device: d.device, Boot: d.boot, Started: d.started,
@@ -397,6 +416,14 @@ func (d *Daemon) snapshot() statusapi.Snapshot {
 		Engine: statusapi.Engine{Name: d.engine.Name(), Library: d.engine.LibraryPath()}}
 	if d.fleet != nil && d.fleet.agent != nil {
 		s.Deploy = d.fleet.deployInfo()
+	}
+	s.Inference = map[string]statusapi.CameraInference{}
+	for name, st := range d.p.Stats() {
+		s.Inference[name] = statusapi.CameraInference{Frames: st.Frames, InferMS: float64(st.Cost.Microseconds()) / 1000}
+	}
+	if d.q != nil {
+		qs := d.q.ob.Stats()
+		s.Queue = &statusapi.Queue{Depth: qs.Depth, Bytes: qs.Bytes}
 	}
 	if d.pub != nil {
 		b := &statusapi.Broker{URL: d.pub.URL(), Connected: d.pub.Connected()}

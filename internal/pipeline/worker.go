@@ -53,6 +53,9 @@ type worker struct {
 	frames    atomic.Uint64 // frames inferred (one or more units)
 	failed    atomic.Uint64 // crops skipped because the model could not take them
 	costNS    atomic.Int64  // inferCost, for Stats
+	// overlay holds each view's latest top label as drawn over the live
+	// view's snapshots; kept only while someone watches (camera.Watched).
+	overlay []atomic.Pointer[string]
 
 	once sync.Once
 }
@@ -161,6 +164,8 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	for range cap(w.free) {
 		w.free <- &result.Result{Labels: make([]result.Label, 0, topK)}
 	}
+	w.overlay = make([]atomic.Pointer[string], len(w.units))
+	cfg.Overlay = w.overlayText
 	if w.cam, err = camera.New(cfg, w.log); err != nil {
 		w.closeGroups()
 		return nil, fmt.Errorf("camera %q: %w", name, err)
@@ -293,6 +298,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
 			it.u.sample(w.keeper, w.name, it.r, f.Views[it.u.view], it.change != nil)
 		}
 		w.cam.Release(f)
+		watched := w.cam.Watched()
 		for _, it := range done {
 			if failed[it.u] != nil {
 				// A frame the model cannot take is skipped; the camera goes on.
@@ -303,6 +309,9 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
 				continue
 			}
 			it.u.ran(f.Captured)
+			if watched {
+				w.noteOverlay(it.u, it.r)
+			}
 			w.met.Inferred.Inc()
 			if it.u.met != nil {
 				it.u.met.Inferred.Inc()
@@ -544,6 +553,46 @@ func (w *worker) close() error {
 	})
 	return err
 }
+
+// noteOverlay keeps r's top label for u's view in the live view.
+func (w *worker) noteOverlay(u *unit, r *result.Result) {
+	text := ""
+	if len(r.Labels) > 0 {
+		text = fmt.Sprintf("%s %.2f", r.Labels[0].Label, r.Labels[0].Score)
+	}
+	if u.track != nil {
+		text = fmt.Sprintf("%s: %s", u.name, u.track.cur.Label)
+		if len(r.Labels) > 0 {
+			text += fmt.Sprintf(" (%s %.2f)", r.Labels[0].Label, r.Labels[0].Score)
+		}
+	}
+	w.overlay[u.view].Store(&text)
+}
+
+// overlayText is the camera's Overlay: view i's latest label.
+func (w *worker) overlayText(i int) string {
+	if i < 0 || i >= len(w.overlay) {
+		return ""
+	}
+	if p := w.overlay[i].Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Snapshot is camera name's latest frame as a JPEG (with its regions and
+// labels drawn when overlay is set); see camera.Camera.Snapshot.
+func (p *Pipeline) Snapshot(ctx context.Context, name string, since time.Time, overlay bool) (*camera.Snapshot, error) {
+	for _, w := range p.workers {
+		if w.name == name {
+			return w.cam.Snapshot(ctx, since, overlay)
+		}
+	}
+	return nil, ErrNoCamera
+}
+
+// ErrNoCamera is Snapshot's error for a camera name the pipeline lacks.
+var ErrNoCamera = errors.New("no such camera")
 
 // CameraStats are a camera's inference counters.
 type CameraStats struct {

@@ -66,6 +66,16 @@ type Snapshot struct {
 	Stalls []string `json:"stalls,omitempty"`
 	// Deploy is the fleet deployment's status; nil without fleet.
 	Deploy *Deploy `json:"deploy,omitempty"`
+	// Inference has each camera's inference figures.
+	Inference map[string]CameraInference `json:"inference,omitempty"`
+	// Queue is the outbound queue's depth; nil without the queue.
+	Queue *Queue `json:"queue,omitempty"`
+}
+
+// Queue is the outbound queue's state.
+type Queue struct {
+	Depth int   `json:"depth"`
+	Bytes int64 `json:"bytes"`
 }
 
 // Deploy is where fleet deployment stands on the box.
@@ -120,8 +130,10 @@ type response struct {
 type Server struct {
 	ln   net.Listener
 	srv  *http.Server
+	mux  *http.ServeMux
 	log  *slog.Logger
 	snap func() Snapshot
+	live Snapshots // nil until ServeLive
 }
 
 // Listen binds addr (host:port; port 0 picks a free one) and prepares the
@@ -132,8 +144,8 @@ func Listen(addr string, metrics http.Handler, snapshot func() Snapshot, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", addr, err)
 	}
-	s := &Server{ln: ln, log: log, snap: snapshot}
 	mux := http.NewServeMux()
+	s := &Server{ln: ln, log: log, snap: snapshot, mux: mux}
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -1,0 +1,87 @@
+package statusapi
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Frame is a camera's latest frame as a JPEG, for the live view.
+type Frame struct {
+	JPEG     []byte
+	Number   uint64
+	Captured time.Time
+}
+
+// Snapshots returns camera's latest frame captured at or after since, with
+// its regions and labels drawn when overlay is set. ErrNoCamera: no
+// camera of that name.
+type Snapshots func(ctx context.Context, camera string, since time.Time, overlay bool) (Frame, error)
+
+// ErrNoCamera is what Snapshots returns for an unknown camera.
+var ErrNoCamera = errors.New("no such camera")
+
+// CameraInference is a camera's inference figures in the snapshot.
+type CameraInference struct {
+	Frames  uint64  `json:"frames"`   // frames inferred since start
+	InferMS float64 `json:"infer_ms"` // moving average of one frame's inference
+}
+
+//go:embed web
+var web embed.FS
+
+// ServeLive adds the live view to the endpoint: the page at / (its assets
+// embedded, nothing fetched from elsewhere) and each camera's latest frame
+// at /api/cameras/{camera}/snapshot.jpg (?overlay=1 draws the regions and
+// labels). Camera images are private: they are served only on a loopback
+// address.
+func (s *Server) ServeLive(snap Snapshots) {
+	s.live = snap
+	sub, _ := fs.Sub(web, "web")
+	files := http.FileServerFS(sub)
+	s.mux.Handle("GET /{$}", s.loopbackOnly(files))
+	s.mux.Handle("GET /static/", s.loopbackOnly(http.StripPrefix("/static/", files)))
+	s.mux.Handle("GET /api/cameras/{camera}/snapshot.jpg", s.loopbackOnly(http.HandlerFunc(s.snapshot)))
+}
+
+// loopbackOnly refuses h on a non-loopback listener.
+func (s *Server) loopbackOnly(h http.Handler) http.Handler {
+	ip := net.IPv4zero
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
+		ip = a.IP
+	}
+	if ip.IsLoopback() {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "the live view and camera images are served on a loopback http.addr only", http.StatusForbidden)
+	})
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("camera")
+	overlay := r.URL.Query().Get("overlay") == "1"
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	// A frame at most a second old, else the next one.
+	f, err := s.live(ctx, name, time.Now().Add(-time.Second), overlay)
+	switch {
+	case errors.Is(err, ErrNoCamera):
+		http.Error(w, "no camera named "+strconv.Quote(name), http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, "no frame from camera "+strconv.Quote(name)+" yet: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame", strconv.FormatUint(f.Number, 10))
+	h.Set("X-Captured", f.Captured.UTC().Format(time.RFC3339Nano))
+	w.Write(f.JPEG)
+}
