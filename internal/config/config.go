@@ -99,6 +99,15 @@ type Log struct {
 // HTTP configures the health and metrics endpoint.
 type HTTP struct {
 	Addr string `yaml:"addr" default:"127.0.0.1:9464"` // "": disabled; a non-loopback host exposes it
+	// TokenFile (its first line) or TokenCredential (a systemd
+	// credential) is the token that labelling, discarding and other
+	// changes need, and that every path needs off loopback
+	// (docs/security.md).
+	TokenFile       string `yaml:"token_file"`
+	TokenCredential string `yaml:"token_credential"`
+	// TLSCert and TLSKey (PEM files) serve HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Broker configures the MQTT connection.
@@ -371,6 +380,9 @@ func (c *Config) resolve(dir string) {
 	join(&c.Broker.TLS.KeyFile)
 	join(&c.Queue.Path)
 	join(&c.Fleet.CAFile)
+	join(&c.HTTP.TokenFile)
+	join(&c.HTTP.TLSCert)
+	join(&c.HTTP.TLSKey)
 	for i := range c.Fleet.TrustedKeys {
 		join(&c.Fleet.TrustedKeys[i])
 	}

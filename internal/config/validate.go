@@ -200,6 +200,15 @@ func (h HTTP) check(ck checker) error {
 			return ck.bad("http.addr", "%q is not host:port", h.Addr)
 		}
 	}
+	if h.TokenFile != "" && h.TokenCredential != "" {
+		return ck.bad("http.token_file", "give token_file or token_credential, not both")
+	}
+	if c := h.TokenCredential; c != "" && (strings.ContainsAny(c, `/\`) || c == "." || c == "..") {
+		return ck.bad("http.token_credential", "%q must be a credential name (a file name under $CREDENTIALS_DIRECTORY), not a path", c)
+	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		return ck.bad("http.tls_cert", "tls_cert and tls_key go together")
+	}
 	return nil
 }
 

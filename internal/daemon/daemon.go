@@ -8,10 +8,12 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/gpio"
 	"github.com/edged-io/edged/internal/homeassistant"
+	"github.com/edged-io/edged/internal/inbox"
 	"github.com/edged-io/edged/internal/infer"
 	"github.com/edged-io/edged/internal/infer/engines"
 	"github.com/edged-io/edged/internal/metrics"
@@ -442,14 +445,61 @@ func (d *Daemon) startHTTP(context.Context) error {
 	if d.cfg.HTTP.Addr == "" {
 		return nil
 	}
+	token, err := readToken(d.cfg.HTTP)
+	if err != nil {
+		return err
+	}
+	if hc := d.cfg.HTTP; hc.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(hc.TLSCert, hc.TLSKey); err != nil {
+			return fmt.Errorf("http.tls_cert: %w", err)
+		}
+	}
 	srv, err := statusapi.Listen(d.cfg.HTTP.Addr, d.met.Handler(), d.snapshot, d.log)
 	if err != nil {
 		return err
 	}
+	srv.SetAccess(statusapi.Access{Token: token})
+	if d.cfg.HTTP.TLSCert != "" {
+		srv.UseTLS(d.cfg.HTTP.TLSCert, d.cfg.HTTP.TLSKey)
+	}
+	state := StateDir(d.cfg.StateDir)
+	srv.ServeSamples(inbox.New(filepath.Join(state, "samples"), filepath.Join(state, "dataset")))
 	d.srv = srv
 	d.push(func() { srv.Close() })
 	d.log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr().String())
+	if a, ok := srv.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && token == "" {
+		d.log.Warn("http.addr is not loopback and no http.token_file is set: only /metrics, /healthz and /readyz are served there; the live view, camera images and samples need the token")
+	}
 	return nil
+}
+
+// minToken is the shortest token accepted: 16 characters.
+const minToken = 16
+
+// readToken reads the HTTP token from http.token_file or the systemd
+// credential http.token_credential; "" when neither is set.
+func readToken(h config.HTTP) (string, error) {
+	path, field := h.TokenFile, "http.token_file"
+	if h.TokenCredential != "" {
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return "", errors.New("http.token_credential: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)")
+		}
+		path, field = filepath.Join(dir, h.TokenCredential), "http.token_credential"
+	}
+	if path == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	tok := strings.TrimSpace(line)
+	if len(tok) < minToken {
+		return "", fmt.Errorf("%s %s: the token is %d characters, at least %d are needed (openssl rand -hex 16)", field, path, len(tok), minToken)
+	}
+	return tok, nil
 }
 
 // Run runs the cameras until ctx ends or every input has ended, serving

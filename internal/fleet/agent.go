@@ -306,16 +306,22 @@ func (a *Agent) publish(ctx context.Context, change func(*Status)) {
 	}
 }
 
-// finish records a final status in the store and publishes it.
+// finish records a final status in the store and then publishes it: what
+// the status topic says is what a restart keeps.
 func (a *Agent) finish(ctx context.Context, change func(*Status)) {
-	a.publish(ctx, change)
 	a.mu.Lock()
+	if change != nil {
+		change(&a.status)
+		a.status.At = a.o.Now().UTC()
+	}
+	a.status.Running, a.status.Deployed = a.running(), a.state.deployedVersion()
 	s := a.status
 	a.mu.Unlock()
 	a.state.Status = &s
 	if err := a.o.Store.Save(a.state); err != nil {
 		a.log.Error("fleet state not saved", "err", err)
 	}
+	a.publish(ctx, nil)
 }
 
 // rejectWith reports a rejected deployment with one log line.

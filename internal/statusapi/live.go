@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,29 +37,17 @@ var web embed.FS
 // ServeLive adds the live view to the endpoint: the page at / (its assets
 // embedded, nothing fetched from elsewhere) and each camera's latest frame
 // at /api/cameras/{camera}/snapshot.jpg (?overlay=1 draws the regions and
-// labels). Camera images are private: they are served only on a loopback
-// address.
+// labels). Camera images are private: off loopback they need the token
+// (see Access).
 func (s *Server) ServeLive(snap Snapshots) {
 	s.live = snap
 	sub, _ := fs.Sub(web, "web")
 	files := http.FileServerFS(sub)
-	s.mux.Handle("GET /{$}", s.loopbackOnly(files))
-	s.mux.Handle("GET /static/", s.loopbackOnly(http.StripPrefix("/static/", files)))
-	s.mux.Handle("GET /api/cameras/{camera}/snapshot.jpg", s.loopbackOnly(http.HandlerFunc(s.snapshot)))
-}
-
-// loopbackOnly refuses h on a non-loopback listener.
-func (s *Server) loopbackOnly(h http.Handler) http.Handler {
-	ip := net.IPv4zero
-	if a, ok := s.ln.Addr().(*net.TCPAddr); ok {
-		ip = a.IP
-	}
-	if ip.IsLoopback() {
-		return h
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "the live view and camera images are served on a loopback http.addr only", http.StatusForbidden)
-	})
+	// The page itself holds nothing private: it loads off loopback too,
+	// so that a user can give the token.
+	s.mux.Handle("GET /{$}", files)
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+	s.mux.Handle("GET /api/cameras/{camera}/snapshot.jpg", s.guard(http.HandlerFunc(s.snapshot), true, false))
 }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {

@@ -134,7 +134,18 @@ type Server struct {
 	log  *slog.Logger
 	snap func() Snapshot
 	live Snapshots // nil until ServeLive
+	// access holds the token (SetAccess); certFile and keyFile turn TLS
+	// on (UseTLS).
+	access            Access
+	certFile, keyFile string
 }
+
+// SetAccess sets who may do what (see Access); call it before Run.
+func (s *Server) SetAccess(a Access) { s.access = a }
+
+// UseTLS serves HTTPS with the certificate and key files; call it before
+// Run.
+func (s *Server) UseTLS(certFile, keyFile string) { s.certFile, s.keyFile = certFile, keyFile }
 
 // Listen binds addr (host:port; port 0 picks a free one) and prepares the
 // endpoint: metrics serves /metrics, snapshot is called per request for
@@ -146,9 +157,10 @@ func Listen(addr string, metrics http.Handler, snapshot func() Snapshot, log *sl
 	}
 	mux := http.NewServeMux()
 	s := &Server{ln: ln, log: log, snap: snapshot, mux: mux}
-	mux.Handle("GET /metrics", metrics)
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.guard(metrics, false, false))
+	mux.Handle("GET /healthz", s.guard(http.HandlerFunc(s.healthz), false, false))
+	mux.Handle("GET /readyz", s.guard(http.HandlerFunc(s.readyz), false, false))
+	mux.HandleFunc("POST /api/signin", s.signIn)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return s, nil
@@ -160,7 +172,13 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Run serves until ctx ends, then shuts the server down.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() {
+		if s.certFile != "" {
+			errc <- s.srv.ServeTLS(s.ln, s.certFile, s.keyFile)
+			return
+		}
+		errc <- s.srv.Serve(s.ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http endpoint %s: %w", s.ln.Addr(), err)
