@@ -20,6 +20,7 @@ from .checkpoint import torch_load
 from .data import scan
 from .deploy import DeployTarget, deploy
 from .imagenet import export_imagenet
+from .pull import pull
 from .package import export_checkpoint, export_trained
 from .train import TrainConfig, train
 from .verify import MAX_INT8_DROP, evaluate_file
@@ -81,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     ei.add_argument("--out", default="models", help="output folder (default: models)")
 
     sub.add_parser("archs", help="list the architectures")
+    pl = sub.add_parser("pull", help="fetch the samples labelled on edged boxes into one image folder")
+    pl.add_argument("urls", nargs="+", help="a box's HTTP endpoint (http://box:9464) or its /api/dataset.tar URL")
+    pl.add_argument("--out", required=True, help="image folder to merge into (one sub-folder per class)")
+    pl.add_argument("--token-file", help="file holding the box's http token (needed off loopback)")
     return p
 
 
@@ -124,6 +129,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.cmd == "pull":
+        token = ""
+        if args.token_file:
+            with open(args.token_file) as f:
+                token = f.readline().strip()
+        rep = pull(args.urls, args.out, token)
+        for cls, n in sorted(rep.written.items()):
+            print(f"{cls:30s} {n:5d} new")
+        for s in rep.skipped:
+            print(f"skipped {s}", file=sys.stderr)
+        print(f"{sum(rep.written.values())} images written to {args.out}, {rep.duplicates} already there, "
+              f"{len(rep.skipped)} entries skipped")
+        return 0
     if args.cmd == "archs":
         for a in ARCHS.values():
             print(f"{a.name:20s} default {a.default_size}px, min {a.min_size}px")

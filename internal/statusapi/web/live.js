@@ -39,11 +39,15 @@ function row(dl, k, v) {
   dl.append(el("dt", {}, k), el("dd", {}, v));
 }
 
+let lastStatus = {};
+
 async function poll() {
   let s;
   try {
     const r = await fetch("/healthz", { cache: "no-store" });
+    if (r.status === 401) { document.getElementById("signin").hidden = false; return; }
     s = await r.json();
+    lastStatus = s;
   } catch (e) {
     document.getElementById("health").textContent = "unreachable";
     document.getElementById("health").className = "badge failed";
@@ -82,3 +86,140 @@ async function poll() {
 setInterval(poll, 1000);
 setInterval(() => cams.forEach((cam, name) => refresh(name, cam)), 500);
 poll();
+
+// ---- The samples inbox: one sample at a time, most uncertain first, one
+// key press per sample.
+const inbox = { items: [], i: 0, classes: [] };
+
+async function api(path, body) {
+  const r = await fetch(path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (r.status === 401 || r.status === 403) {
+    document.getElementById("signin").hidden = false;
+    throw new Error(await r.text());
+  }
+  if (!r.ok) throw new Error(await r.text());
+}
+
+function status(msg) { document.getElementById("inbox-status").textContent = msg; }
+
+async function loadInbox() {
+  try {
+    const [items, classes] = await Promise.all([
+      fetch("/api/samples?max=200", { cache: "no-store" }).then((r) => r.ok ? r.json() : []),
+      fetch("/api/classes", { cache: "no-store" }).then((r) => r.ok ? r.json() : {}),
+    ]);
+    inbox.items = items;
+    const known = new Set(Object.keys(classes));
+    for (const it of items) for (const l of it.labels || []) known.add(l.label);
+    inbox.classes = [...known].sort().slice(0, 9);
+    inbox.i = Math.min(inbox.i, Math.max(0, items.length - 1));
+    showSample();
+  } catch (e) {
+    status("samples: " + e.message);
+  }
+}
+
+function showSample() {
+  const cur = document.getElementById("inbox-current");
+  cur.replaceChildren();
+  document.getElementById("inbox-count").textContent = "(" + inbox.items.length + " waiting)";
+  const list = document.getElementById("classes");
+  list.replaceChildren();
+  inbox.classes.forEach((c, k) => list.append(el("li", {}, (k + 1) + " " + c)));
+  const it = inbox.items[inbox.i];
+  if (!it) { cur.append(el("p", { class: "muted" }, "Nothing to label.")); return; }
+  const img = el("img", { alt: "sample " + it.id, src: "/api/samples/image?id=" + encodeURIComponent(it.id) });
+  const dl = el("dl");
+  row(dl, "camera", it.camera + (it.region ? " / " + it.region : ""));
+  row(dl, "time", new Date(it.time).toLocaleString());
+  row(dl, "edged said", (it.labels || []).slice(0, 3).map((l) => l.label + " " + l.score.toFixed(2)).join(", "));
+  row(dl, "uncertainty", it.uncertainty.toFixed(2));
+  cur.append(img, dl);
+}
+
+async function act(kind, cls) {
+  const it = inbox.items[inbox.i];
+  if (!it) return;
+  try {
+    if (kind === "label") await api("/api/samples/label", { id: it.id, class: cls });
+    else await api("/api/samples/discard", { id: it.id });
+    status((kind === "label" ? "labelled " + cls : "discarded") + ": " + it.id);
+    inbox.items.splice(inbox.i, 1);
+    if (kind === "label" && !inbox.classes.includes(cls) && inbox.classes.length < 9) inbox.classes.push(cls);
+    showSample();
+  } catch (e) {
+    status(e.message);
+  }
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.target.tagName === "INPUT" || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key >= "1" && e.key <= "9") {
+    const c = inbox.classes[Number(e.key) - 1];
+    if (c) act("label", c);
+  } else if (e.key === "n") {
+    const c = prompt("New class");
+    if (c) act("label", c.trim());
+  } else if (e.key === "d") {
+    act("discard");
+  } else if (e.key === "j" || e.key === "ArrowRight") {
+    inbox.i = Math.min(inbox.i + 1, Math.max(0, inbox.items.length - 1)); showSample();
+  } else if (e.key === "k" || e.key === "ArrowLeft") {
+    inbox.i = Math.max(inbox.i - 1, 0); showSample();
+  } else {
+    return;
+  }
+  e.preventDefault();
+});
+
+document.getElementById("signin").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const r = await fetch("/api/signin", { method: "POST", body: new URLSearchParams(new FormData(e.target)), credentials: "same-origin" });
+  if (r.ok) { e.target.hidden = true; status("signed in"); loadInbox(); } else { status("wrong token"); }
+});
+
+loadInbox();
+setInterval(() => { if (!document.hidden) loadInbox(); }, 10000);
+
+// ---- The region editor: drag on a frame, read the YAML.
+document.getElementById("cameras").addEventListener("pointerdown", (e) => {
+  const img = e.target;
+  if (img.tagName !== "IMG") return;
+  e.preventDefault();
+  const card = img.closest(".camera");
+  const box = img.getBoundingClientRect();
+  const x0 = e.clientX - box.left, y0 = e.clientY - box.top;
+  const drag = el("div", { class: "drag" });
+  card.append(drag);
+  const place = (ev) => {
+    const x1 = Math.min(Math.max(ev.clientX - box.left, 0), box.width);
+    const y1 = Math.min(Math.max(ev.clientY - box.top, 0), box.height);
+    const r = { x: Math.min(x0, x1), y: Math.min(y0, y1), w: Math.abs(x1 - x0), h: Math.abs(y1 - y0) };
+    Object.assign(drag.style, { left: img.offsetLeft + r.x + "px", top: img.offsetTop + r.y + "px", width: r.w + "px", height: r.h + "px" });
+    return r;
+  };
+  const move = (ev) => place(ev);
+  const up = (ev) => {
+    document.removeEventListener("pointermove", move);
+    document.removeEventListener("pointerup", up);
+    const r = place(ev);
+    drag.remove();
+    if (r.w < 4 || r.h < 4) return;
+    const name = card.dataset.camera;
+    const st = (lastStatus.cameras || {})[name] || {};
+    const fw = st.frame_width || img.naturalWidth, fh = st.frame_height || img.naturalHeight;
+    const fx = r.x / box.width, fy = r.y / box.height, fwid = r.w / box.width, fhei = r.h / box.height;
+    const f = (v) => v.toFixed(4); // always with a point: whole numbers are pixels
+    document.getElementById("region-yaml").textContent =
+      "# camera " + name + " (" + fw + "x" + fh + ")\n" +
+      "regions:\n" +
+      "  - name: region-1\n" +
+      "    roi: {x: " + f(fx) + ", y: " + f(fy) + ", w: " + f(fwid) + ", h: " + f(fhei) + "}   # fractions of the frame\n" +
+      "    # in pixels: roi: {x: " + Math.round(fx * fw) + ", y: " + Math.round(fy * fh) + ", w: " + Math.round(fwid * fw) + ", h: " + Math.round(fhei * fh) + "}\n";
+  };
+  document.addEventListener("pointermove", move);
+  document.addEventListener("pointerup", up);
+});
