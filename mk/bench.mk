@@ -47,7 +47,7 @@ bench-regions: deps tflite-lib
 
 bench-smoke: deps-demo deps-bench tflite-lib litert-lib bench-venv bench-tools
 	build/bench/bench -out build/bench-smoke -reps 1 -frames 20 -photos 17 -scan=false \
-		-live-seconds 3s -live-size 640x360 $(BENCH_FLAGS)
+		-live-seconds 3s -live-size 640x360 -view-seconds 3s $(BENCH_FLAGS)
 
 # fleet-sim: 50, 100 and 200 real edged processes on one mosquitto (each
 # one camera: a folder of two photos at 0.1 fps, the bundled model), one

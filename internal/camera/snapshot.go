@@ -24,9 +24,10 @@ const SnapshotWidth = 960
 // into snapshots (a page refreshing every second keeps it on).
 const watchFor = 5 * time.Second
 
-// Snapshot is one frame as a JPEG, with and without its overlay.
+// Snapshot is one frame as a JPEG, with and without its overlay (each
+// encoded only when it was asked for in the last few seconds).
 type Snapshot struct {
-	JPEG     []byte
+	JPEG     []byte // nil unless a plain snapshot was asked for
 	Overlay  []byte // nil unless an overlay was asked for
 	Frame    uint64
 	Captured time.Time
@@ -43,6 +44,7 @@ type Overlay func(view int) string
 // snapshots is a camera's snapshot state.
 type snapshots struct {
 	until   atomic.Int64 // unix ns: snapshots are taken until then
+	plain   atomic.Int64 // unix ns: plain JPEGs are encoded until then
 	overlay atomic.Int64 // unix ns: overlays are drawn until then
 	taken   atomic.Uint64
 
@@ -70,7 +72,10 @@ func (c *Camera) Snapshot(ctx context.Context, since time.Time, overlay bool) (*
 	c.snap.until.Store(now.Add(watchFor).UnixNano())
 	if overlay {
 		c.snap.overlay.Store(now.Add(watchFor).UnixNano())
+	} else {
+		c.snap.plain.Store(now.Add(watchFor).UnixNano())
 	}
+	has := func(s *Snapshot) bool { return s != nil && (overlay && s.Overlay != nil || !overlay && s.JPEG != nil) }
 	for {
 		c.snap.mu.Lock()
 		s := c.snap.last
@@ -79,13 +84,13 @@ func (c *Camera) Snapshot(ctx context.Context, since time.Time, overlay bool) (*
 		}
 		wait := c.snap.newer
 		c.snap.mu.Unlock()
-		if s != nil && !s.Captured.Before(since) && (!overlay || s.Overlay != nil) {
+		if has(s) && !s.Captured.Before(since) {
 			return s, nil
 		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			if s != nil && (!overlay || s.Overlay != nil) {
+			if has(s) {
 				return s, nil // the source is slower than the caller: the latest there is
 			}
 			return nil, fmt.Errorf("no frame yet: %w", ctx.Err())
@@ -100,7 +105,7 @@ func (c *Camera) takeSnapshot(number uint64, captured time.Time) {
 	if now >= c.snap.until.Load() {
 		return
 	}
-	s, err := c.encodeSnapshot(number, captured, now < c.snap.overlay.Load())
+	s, err := c.encodeSnapshot(number, captured, now < c.snap.plain.Load(), now < c.snap.overlay.Load())
 	if err != nil {
 		c.log.Debug("snapshot not taken", "err", err)
 		return
@@ -115,7 +120,7 @@ func (c *Camera) takeSnapshot(number uint64, captured time.Time) {
 	c.snap.mu.Unlock()
 }
 
-func (c *Camera) encodeSnapshot(number uint64, captured time.Time, overlay bool) (*Snapshot, error) {
+func (c *Camera) encodeSnapshot(number uint64, captured time.Time, plain, overlay bool) (*Snapshot, error) {
 	w, h := c.raw.Cols(), c.raw.Rows()
 	if w <= 0 || h <= 0 {
 		return nil, errors.New("empty frame")
@@ -130,11 +135,13 @@ func (c *Camera) encodeSnapshot(number uint64, captured time.Time, overlay bool)
 		gocv.Resize(c.raw, &c.snap.scaled, image.Pt(sw, sh), 0, 0, gocv.InterpolationArea)
 		src = &c.snap.scaled
 	}
-	plain, err := encodeJPEG(*src)
-	if err != nil {
-		return nil, err
+	s := &Snapshot{Frame: number, Captured: captured, Width: sw, Height: sh}
+	var err error
+	if plain {
+		if s.JPEG, err = encodeJPEG(*src); err != nil {
+			return nil, err
+		}
 	}
-	s := &Snapshot{JPEG: plain, Frame: number, Captured: captured, Width: sw, Height: sh}
 	if overlay {
 		src.CopyTo(&c.snap.drawn)
 		c.drawOverlay(&c.snap.drawn, scale)

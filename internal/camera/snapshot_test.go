@@ -40,7 +40,7 @@ func TestSnapshotsOnlyWhenWatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Captured.Before(since) || s.Overlay != nil {
+	if s.Captured.Before(since) || s.Overlay != nil || s.JPEG == nil {
 		t.Errorf("snapshot captured %v (asked from %v), overlay %d bytes", s.Captured, since, len(s.Overlay))
 	}
 	img, err := jpeg.Decode(bytes.NewReader(s.JPEG))

@@ -39,6 +39,8 @@ type options struct {
 	main        bool // the file and folder comparison
 	live        bool // the live-stream section (live.go)
 	lo          liveOptions
+	view        bool // the live view's cost (view.go)
+	vo          viewOptions
 }
 
 func main() {
@@ -66,10 +68,14 @@ func main() {
 	o.lo.size = frameSize{1920, 1080}
 	flag.Var(&o.lo.size, "live-size", "the live stream's frame size, WxH")
 	flag.DurationVar(&o.lo.segment, "live-photo", 4*time.Second, "how long each photo is on the live stream")
+	flag.BoolVar(&o.view, "view", true, "run the live view's section: CPU per frame with no viewer, one viewer, sample keeping")
+	flag.DurationVar(&o.vo.seconds, "view-seconds", 12*time.Second, "how long each view contender runs")
+	flag.Float64Var(&o.vo.fps, "view-fps", 10, "the camera's rate in the view section")
 	flag.Parse()
 	if o.lo.reps == 0 {
 		o.lo.reps = o.reps
 	}
+	o.vo.reps = o.reps
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -161,6 +167,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 		rep.Live = &lr
 	}
+	if o.view {
+		vr, err := runView(ctx, h, o.vo)
+		if err != nil {
+			return err
+		}
+		rep.View = &vr
+	}
 	rep.Machine = describeMachine(o.edged)
 	rep.Inputs = map[string]any{"video": filepath.Base(in.video), "video_frames": in.videoFrames, "scan_video_frames": in.scanFrames,
 		"video_size": o.size.String(), "photos": in.photoCount, "model": o.model}
@@ -179,6 +192,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	if rep.Live != nil {
 		printLive(os.Stdout, *rep.Live)
+	}
+	if rep.View != nil {
+		printView(os.Stdout, *rep.View)
 	}
 	fmt.Printf("\nresults: %s (%.0f s)\n", path, rep.Seconds)
 	return nil

@@ -26,6 +26,7 @@ type report struct {
 	Machine     map[string]string  `json:"machine"`
 	Seconds     float64            `json:"seconds"`
 	Live        *liveReport        `json:"live,omitempty"` // the live-stream section
+	View        *viewReport        `json:"view,omitempty"` // the live view's cost (view.go)
 }
 
 // group is every run of one contender and configuration: the median of
