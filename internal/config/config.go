@@ -215,6 +215,10 @@ type Region struct {
 	Confirm   int     `yaml:"confirm" default:"3"`
 	MinScore  float64 `yaml:"min_score" default:"0.5"`
 	Samples   Samples `yaml:"samples"` // when empty: the camera's
+	// Snapshot publishes a JPEG of the frame, regions and states drawn,
+	// on <prefix>/<device>/<camera>/<region>/snapshot (retained) at each
+	// of the region's state changes.
+	Snapshot bool `yaml:"snapshot"`
 }
 
 // Trigger says when a region's crop is inferred.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edged-io/edged/internal/homeassistant"
@@ -27,13 +28,66 @@ type statesSink struct {
 	store *regionstate.Store
 	sink  *publish.Sink
 	log   *slog.Logger
+	// changed, when set, is told of each change after it was published
+	// (the snapshots on state changes).
+	changed func(result.StateChange)
 }
 
 func (s statesSink) PublishState(ctx context.Context, c result.StateChange) error {
 	if err := s.store.Put(c.Camera, c.Region, c.To); err != nil {
 		s.log.Warn("region state not saved: a restart resumes from the previous one", "camera", c.Camera, "region", c.Region, "err", err)
 	}
-	return s.sink.PublishState(ctx, c)
+	err := s.sink.PublishState(ctx, c)
+	if s.changed != nil && !c.Restored {
+		s.changed(c)
+	}
+	return err
+}
+
+// snapshots publishes a JPEG of the frame, with the regions and their
+// states drawn, on <prefix>/<device>/<camera>/<region>/snapshot (retained:
+// Home Assistant's MQTT image and camera entities show it) after each
+// state change of a region with snapshot: true. Best effort, straight to
+// the broker (not through the queue): one at a time per region, a change
+// while one is on its way is skipped, and nothing is sent while the
+// broker is away.
+type snapshots struct {
+	d      *Daemon
+	wanted map[string]bool // camera/region
+	mu     sync.Mutex
+	busy   map[string]bool
+}
+
+func (s *snapshots) changed(c result.StateChange) {
+	key := c.Camera + "/" + c.Region
+	if !s.wanted[key] || s.d.pub == nil || !s.d.pub.Connected() {
+		return
+	}
+	s.mu.Lock()
+	if s.busy[key] {
+		s.mu.Unlock()
+		return
+	}
+	s.busy[key] = true
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.busy, key)
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		snap, err := s.d.p.Snapshot(ctx, c.Camera, c.At, true)
+		if err != nil {
+			s.d.log.Debug("no snapshot for a state change", "camera", c.Camera, "region", c.Region, "err", err)
+			return
+		}
+		topic := s.d.sink.Identity().SnapshotTopic(c.Camera, c.Region)
+		if err := s.d.pub.Send(ctx, topic, snap.Overlay, true); err != nil {
+			s.d.log.Debug("snapshot not published", "topic", topic, "err", err)
+		}
+	}()
 }
 
 // openStates opens the region states' store when a camera has regions and
@@ -57,7 +111,19 @@ func (d *Daemon) openStates(o *pipeline.Options) error {
 		}
 		d.states = st
 		o.Restore = st.Get
-		o.States = statesSink{store: st, sink: d.sink, log: d.log}
+		ss := statesSink{store: st, sink: d.sink, log: d.log}
+		snaps := &snapshots{d: d, wanted: map[string]bool{}, busy: map[string]bool{}}
+		for _, c := range d.cfg.Cameras {
+			for _, r := range c.Regions {
+				if r.Snapshot {
+					snaps.wanted[c.Name+"/"+r.Name] = true
+				}
+			}
+		}
+		if len(snaps.wanted) > 0 {
+			ss.changed = snaps.changed
+		}
+		o.States = ss
 		d.log.Info("region states", "path", st.Path(), "restored", len(st.All()))
 	}
 	if d.cfg.HomeAssistant.Discovery && d.pub != nil {

@@ -53,6 +53,12 @@ func (id Identity) StateTopic(camera, region string) string {
 	return id.TopicPrefix + "/" + id.Device + "/" + camera + "/" + region + "/state"
 }
 
+// SnapshotTopic is where a region's snapshot (a JPEG) goes at a state
+// change.
+func (id Identity) SnapshotTopic(camera, region string) string {
+	return id.TopicPrefix + "/" + id.Device + "/" + camera + "/" + region + "/snapshot"
+}
+
 // EventTopic is a region's event topic.
 func (id Identity) EventTopic(camera, region string) string {
 	return id.TopicPrefix + "/" + id.Device + "/" + camera + "/" + region + "/event"
