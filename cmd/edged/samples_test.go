@@ -36,7 +36,7 @@ func TestSamplesLabelling(t *testing.T) {
 	writeText(t, cfg, fmt.Sprintf(`state_dir: %s
 http: {addr: "127.0.0.1:0", token_file: token}
 cameras:
-  - {name: door, source: %s, fps: 5, loop: true, samples: {when: [interval], interval: 100ms}}
+  - {name: door, source: %s, fps: 5, loop: true, samples: {when: [interval], interval: 100ms, frame: true}}
 `, filepath.Join(dir, "state"), video))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -55,6 +55,12 @@ cameras:
 		if time.Now().After(deadline) {
 			t.Fatalf("%d samples after 20 s", len(items))
 		}
+	}
+	// frame: true keeps the whole frame beside each crop.
+	frames, _ := filepath.Glob(filepath.Join(dir, "state", "samples", "door", "*.frame.jpg"))
+	crops, _ := filepath.Glob(filepath.Join(dir, "state", "samples", "door", "*Z-??????.jpg"))
+	if len(frames) < len(crops)/2 || len(crops) == 0 {
+		t.Errorf("%d whole frames kept for %d crops", len(frames), len(crops))
 	}
 	code, img := get(t, base+"/api/samples/image?id="+items[0].ID)
 	if code != 200 || !bytes.HasPrefix(img, []byte{0xFF, 0xD8}) {

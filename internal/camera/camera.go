@@ -80,6 +80,9 @@ type Config struct {
 	// Overlay gives the text drawn over each view in a snapshot with an
 	// overlay (Snapshot); nil draws the views' rectangles alone.
 	Overlay Overlay
+	// KeepFrames takes a plain snapshot of every frame delivered (Latest),
+	// for samples that keep their whole frame.
+	KeepFrames bool
 }
 
 // Frame is one captured, resized frame.

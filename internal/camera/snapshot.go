@@ -50,6 +50,8 @@ type snapshots struct {
 
 	mu     sync.Mutex
 	last   *Snapshot
+	recent [4]*Snapshot // the last few, for SnapshotOf (one per pooled frame and one more)
+	next   int
 	newer  chan struct{} // closed when the next snapshot is in
 	scaled gocv.Mat      // capture goroutine only
 	drawn  gocv.Mat
@@ -58,6 +60,19 @@ type snapshots struct {
 // Watched reports whether someone has asked for a snapshot lately: the
 // pipeline keeps what an overlay needs only then.
 func (c *Camera) Watched() bool { return time.Now().UnixNano() < c.snap.until.Load() }
+
+// SnapshotOf is the snapshot of frame number n among the last few taken,
+// or nil.
+func (c *Camera) SnapshotOf(n uint64) *Snapshot {
+	c.snap.mu.Lock()
+	defer c.snap.mu.Unlock()
+	for _, s := range c.snap.recent {
+		if s != nil && s.Frame == n {
+			return s
+		}
+	}
+	return nil
+}
 
 // SnapshotsTaken counts the snapshots taken since start (none while no
 // one watches).
@@ -102,10 +117,10 @@ func (c *Camera) Snapshot(ctx context.Context, since time.Time, overlay bool) (*
 // on the capture goroutine after a frame is decoded.
 func (c *Camera) takeSnapshot(number uint64, captured time.Time) {
 	now := time.Now().UnixNano()
-	if now >= c.snap.until.Load() {
+	if now >= c.snap.until.Load() && !c.cfg.KeepFrames {
 		return
 	}
-	s, err := c.encodeSnapshot(number, captured, now < c.snap.plain.Load(), now < c.snap.overlay.Load())
+	s, err := c.encodeSnapshot(number, captured, c.cfg.KeepFrames || now < c.snap.plain.Load(), now < c.snap.overlay.Load())
 	if err != nil {
 		c.log.Debug("snapshot not taken", "err", err)
 		return
@@ -113,6 +128,8 @@ func (c *Camera) takeSnapshot(number uint64, captured time.Time) {
 	c.snap.taken.Add(1)
 	c.snap.mu.Lock()
 	c.snap.last = s
+	c.snap.recent[c.snap.next] = s
+	c.snap.next = (c.snap.next + 1) % len(c.snap.recent)
 	if c.snap.newer != nil {
 		close(c.snap.newer)
 		c.snap.newer = nil

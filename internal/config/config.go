@@ -201,6 +201,9 @@ type Samples struct {
 	MaxCount int           `yaml:"max_count" default:"1000"`     // per camera or region folder
 	MaxBytes int           `yaml:"max_bytes" default:"67108864"` // per folder, JPEGs and sidecars
 	MaxAge   time.Duration `yaml:"max_age" default:"720h"`       // 0s: no age bound
+	// Frame also keeps the whole frame, scaled to 960 pixels, as
+	// <name>.frame.jpg (the camera then encodes every frame it delivers).
+	Frame bool `yaml:"frame"`
 }
 
 // Region is a part of a camera's frame with its own model, trigger and

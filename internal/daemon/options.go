@@ -60,7 +60,7 @@ func cameraSpec(i int, cc config.Camera, models map[string]*pipeline.Model, gate
 
 // samplesSpec is what the pipeline keeps of a camera's or region's crops.
 func samplesSpec(s config.Samples) pipeline.Samples {
-	return pipeline.Samples{When: s.When, Below: float32(s.Below), Interval: s.Interval,
+	return pipeline.Samples{When: s.When, Below: float32(s.Below), Interval: s.Interval, Frame: s.Frame,
 		Limits: samples.Limits{MaxCount: s.MaxCount, MaxBytes: int64(s.MaxBytes), MaxAge: s.MaxAge}}
 }
 

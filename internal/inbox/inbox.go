@@ -213,6 +213,11 @@ func (in *Inbox) Label(id, class string) (string, error) {
 		}
 		os.Remove(filepath.Join(dir, name+".json"))
 	}
+	// The whole frame, when kept, goes beside the sidecar: the class
+	// folder holds crops only.
+	if _, err := os.Stat(filepath.Join(dir, name+".frame.jpg")); err == nil {
+		move(filepath.Join(dir, name+".frame.jpg"), filepath.Join(side, name+".frame.jpg"))
+	}
 	return dst, nil
 }
 
@@ -231,6 +236,7 @@ func (in *Inbox) Discard(id string) error {
 		return err
 	}
 	os.Remove(filepath.Join(dir, name+".json"))
+	os.Remove(filepath.Join(dir, name+".frame.jpg"))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/edged-io/edged/internal/camera"
 	"github.com/edged-io/edged/internal/preprocess"
 	"github.com/edged-io/edged/internal/result"
 	"github.com/edged-io/edged/internal/samples"
@@ -54,6 +55,7 @@ type Samples struct {
 	Below    float32       // LowScore: a top score below this
 	Interval time.Duration // Interval: one per this long
 	Limits   samples.Limits
+	Frame    bool // keep the whole frame (scaled to camera.SnapshotWidth) beside the crop
 }
 
 // Unknown is a region's state before its first confirmed label.
@@ -202,7 +204,7 @@ func (u *unit) due(now time.Time, pix []byte) bool {
 // sample offers r's crop (pix) to the keeper when u's samples ask for it:
 // a low top score, a state change (changed), or the interval. Only a kept
 // crop is copied.
-func (u *unit) sample(k *samples.Keeper, camera string, r *result.Result, pix []byte, changed bool) {
+func (u *unit) sample(k *samples.Keeper, cam *camera.Camera, camName string, r *result.Result, pix []byte, changed bool) {
 	if k == nil || len(u.samp.When) == 0 {
 		return
 	}
@@ -221,8 +223,14 @@ func (u *unit) sample(k *samples.Keeper, camera string, r *result.Result, pix []
 	if reason == "" {
 		return
 	}
-	s := samples.Sample{Camera: camera, Region: u.name, Reason: reason, Result: *r, W: u.w, H: u.h, Limits: u.samp.Limits,
+	s := samples.Sample{Camera: camName, Region: u.name, Reason: reason, Result: *r, W: u.w, H: u.h, Limits: u.samp.Limits,
 		Pixels: append([]byte(nil), pix...)}
+	if u.samp.Frame {
+		// The camera keeps a snapshot of every frame for this (KeepFrames).
+		if f := cam.SnapshotOf(r.Frame); f != nil {
+			s.FrameJPEG = f.JPEG
+		}
+	}
 	s.Result.Labels = append([]result.Label(nil), r.Labels...)
 	if k.Offer(s) {
 		u.sampled = r.Captured

@@ -166,6 +166,9 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	}
 	w.overlay = make([]atomic.Pointer[string], len(w.units))
 	cfg.Overlay = w.overlayText
+	for _, u := range w.units {
+		cfg.KeepFrames = cfg.KeepFrames || (u.samp.Frame && len(u.samp.When) > 0)
+	}
 	if w.cam, err = camera.New(cfg, w.log); err != nil {
 		w.closeGroups()
 		return nil, fmt.Errorf("camera %q: %w", name, err)
@@ -295,7 +298,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
 					it.change = &StateChange{Camera: w.name, Region: it.u.name, From: from, To: it.u.track.cur, At: it.r.Captured}
 				}
 			}
-			it.u.sample(w.keeper, w.name, it.r, f.Views[it.u.view], it.change != nil)
+			it.u.sample(w.keeper, w.cam, w.name, it.r, f.Views[it.u.view], it.change != nil)
 		}
 		w.cam.Release(f)
 		watched := w.cam.Watched()

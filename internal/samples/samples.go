@@ -51,6 +51,9 @@ type Sample struct {
 	Pixels         []byte        // W*H*3 BGR, owned by the sample
 	W, H           int
 	Limits         Limits
+	// FrameJPEG, when set, is the whole frame (scaled down) as a JPEG,
+	// written beside the crop as <name>.frame.jpg.
+	FrameJPEG []byte
 }
 
 // Sidecar is the JSON written beside each sample's JPEG.
@@ -175,6 +178,11 @@ func (k *Keeper) save(s Sample) error {
 		os.Remove(filepath.Join(dir, name+".json"))
 		return err
 	}
+	if s.FrameJPEG != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+".frame.jpg"), s.FrameJPEG, 0o640); err != nil {
+			k.log.Warn("sample's frame not kept", "camera", s.Camera, "err", err)
+		}
+	}
 	return prune(dir, s.Limits, time.Now())
 }
 
@@ -219,6 +227,9 @@ func list(dir string) ([]entry, error) {
 		} else {
 			continue
 		}
+		if fi, err := os.Stat(filepath.Join(dir, name+".frame.jpg")); err == nil {
+			size += fi.Size()
+		}
 		out = append(out, entry{name: name, bytes: size, mod: fi.ModTime()})
 	}
 	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.name, b.name) })
@@ -246,6 +257,7 @@ func prune(dir string, l Limits, now time.Time) error {
 		}
 		os.Remove(filepath.Join(dir, e.name+".jpg"))
 		os.Remove(filepath.Join(dir, e.name+".json"))
+		os.Remove(filepath.Join(dir, e.name+".frame.jpg"))
 		total -= e.bytes
 		es = es[1:]
 	}
