@@ -144,14 +144,11 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	op, err := fleet.Dial(ctx, *bo)
+	op, err := follow(ctx, *bo)
 	if err != nil {
 		return err
 	}
 	defer op.Close()
-	if err := op.Follow(ctx); err != nil {
-		return err
-	}
 	v := d.Manifest.Version
 	fmt.Fprintf(stdout, "deployment %s version %d signed by key %s: %d bytes per deploy topic\n", d.Manifest.ID, v, key.ID, d.Bytes())
 	settle := func() { // the retained statuses arrive just after subscribing
@@ -190,12 +187,7 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		if len(failed) > 0 {
-			st := op.Statuses()
-			var why []string
-			for _, f := range failed {
-				why = append(why, fmt.Sprintf("%s: %s (%s)", f, st[f].State, st[f].Reason))
-			}
-			return fmt.Errorf("%w; group %q was not sent it: %s", fleet.ErrCanaryFailed, *group, strings.Join(why, "; "))
+			return fmt.Errorf("%w; group %q was not sent it: %s", fleet.ErrCanaryFailed, *group, failures(op, failed))
 		}
 		fmt.Fprintf(stdout, "canaries applied and healthy: deploying to group %s\n", *group)
 	}
@@ -213,20 +205,38 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return report(op, failed, err)
 }
 
+// follow connects as the operator and subscribes to every box's status.
+func follow(ctx context.Context, bo fleet.BrokerOptions) (*fleet.Operator, error) {
+	op, err := fleet.Dial(ctx, bo)
+	if err != nil {
+		return nil, err
+	}
+	if err := op.Follow(ctx); err != nil {
+		op.Close()
+		return nil, err
+	}
+	return op, nil
+}
+
 // report turns Await's outcome into the command's.
 func report(op *fleet.Operator, failed []string, err error) error {
 	if err != nil {
 		return err
 	}
 	if len(failed) > 0 {
-		st := op.Statuses()
-		var why []string
-		for _, f := range failed {
-			why = append(why, fmt.Sprintf("%s: %s (%s)", f, st[f].State, st[f].Reason))
-		}
-		return fmt.Errorf("the deployment failed on %d boxes: %s", len(failed), strings.Join(why, "; "))
+		return fmt.Errorf("the deployment failed on %d boxes: %s", len(failed), failures(op, failed))
 	}
 	return nil
+}
+
+// failures says where each failed box stands and why.
+func failures(op *fleet.Operator, failed []string) string {
+	st := op.Statuses()
+	why := make([]string, len(failed))
+	for i, f := range failed {
+		why[i] = fmt.Sprintf("%s: %s (%s)", f, st[f].State, st[f].Reason)
+	}
+	return strings.Join(why, "; ")
 }
 
 func cmdDeployStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -247,14 +257,11 @@ func cmdDeployStatus(ctx context.Context, args []string, stdout, stderr io.Write
 	if bo.URL == "" {
 		return usageError{"--broker is required"}
 	}
-	op, err := fleet.Dial(ctx, *bo)
+	op, err := follow(ctx, *bo)
 	if err != nil {
 		return err
 	}
 	defer op.Close()
-	if err := op.Follow(ctx); err != nil {
-		return err
-	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

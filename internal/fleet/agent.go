@@ -284,18 +284,23 @@ func (a *Agent) resume(ctx context.Context) {
 	a.o.Store.Clean(a.state)
 }
 
-// publish updates the status (when change is not nil) and publishes it
-// retained.
-func (a *Agent) publish(ctx context.Context, change func(*Status)) {
+// update applies change (when set) to the status, stamps it, fills in
+// what runs, and returns a copy.
+func (a *Agent) update(change func(*Status)) Status {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if change != nil {
 		change(&a.status)
 		a.status.At = a.o.Now().UTC()
 	}
 	a.status.Running, a.status.Deployed = a.running(), a.state.deployedVersion()
-	s := a.status
-	a.mu.Unlock()
-	data, err := json.Marshal(s)
+	return a.status
+}
+
+// publish updates the status (when change is not nil) and publishes it
+// retained.
+func (a *Agent) publish(ctx context.Context, change func(*Status)) {
+	data, err := json.Marshal(a.update(change))
 	if err != nil {
 		return
 	}
@@ -309,14 +314,7 @@ func (a *Agent) publish(ctx context.Context, change func(*Status)) {
 // finish records a final status in the store and then publishes it: what
 // the status topic says is what a restart keeps.
 func (a *Agent) finish(ctx context.Context, change func(*Status)) {
-	a.mu.Lock()
-	if change != nil {
-		change(&a.status)
-		a.status.At = a.o.Now().UTC()
-	}
-	a.status.Running, a.status.Deployed = a.running(), a.state.deployedVersion()
-	s := a.status
-	a.mu.Unlock()
+	s := a.update(change)
 	a.state.Status = &s
 	if err := a.o.Store.Save(a.state); err != nil {
 		a.log.Error("fleet state not saved", "err", err)

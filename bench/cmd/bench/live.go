@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edged-io/edged/bench/procfs"
 	"github.com/edged-io/edged/internal/rtsptest"
 )
 
@@ -338,28 +339,7 @@ func procCPU(pid int) float64 {
 }
 
 // procMemory is a process's resident memory, anonymous and file-backed, MB.
-func procMemory(pid int) (rss, anon, file float64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "RssAnon:":
-			anon = kb / 1024
-		case "RssFile:":
-			file = kb / 1024
-		}
-	}
-	return
-}
+func procMemory(pid int) (rss, anon, file float64) { return procfs.Memory(pid) }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	select {

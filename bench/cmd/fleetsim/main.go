@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,6 +28,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edged-io/edged/bench/procfs"
 	"github.com/edged-io/edged/internal/fleet"
 )
 
@@ -227,7 +227,7 @@ fleet: {enabled: true, trusted_keys: [%s], groups: [sim], health_window: 0s, dow
 	time.Sleep(2 * time.Second) // the first frames' allocations settle
 	var anon, rss float64
 	for _, p := range procs {
-		a, s := memory(p.Process.Pid)
+		s, a, _ := procfs.Memory(p.Process.Pid)
 		anon += a
 		rss += s
 	}
@@ -311,30 +311,6 @@ func waitStatuses(ctx context.Context, op *fleet.Operator, n int) error {
 		}
 	}
 	return nil
-}
-
-// memory reads a process's private and resident memory in MB.
-func memory(pid int) (anon, rss float64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "RssAnon:":
-			anon = kb / 1024
-		case "VmRSS:":
-			rss = kb / 1024
-		}
-	}
-	return anon, rss
 }
 
 // brokerSent reads mosquitto's $SYS/broker/bytes/sent.
