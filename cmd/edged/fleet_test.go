@@ -548,3 +548,58 @@ func TestFleetKillDuringDownload(t *testing.T) {
 	}
 	stopEdged(t, cmd, log)
 }
+
+// A box that started while the broker was away publishes its status once
+// the broker is there, so that `edged deploy --canary` finds it.
+func TestFleetStatusAfterBrokerComesBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs edged and a broker")
+	}
+	b := mqtttest.Start(t)
+	b.Stop()
+	dir := t.TempDir()
+	if out, err := exec.Command(edgedBin, "keygen", "--out", filepath.Join(dir, "op")).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v %s", err, out)
+	}
+	video := filepath.Join(dir, "v.avi")
+	if err := samplevideo.Write(video, []string{photo(t, "orange.jpg")}, samplevideo.Options{Width: 224, Height: 224, FPS: 5, FramesPerPhoto: 5}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "edged.yaml")
+	writeText(t, cfg, fmt.Sprintf(`device: late-1
+state_dir: %s
+broker: {url: %s}
+cameras:
+  - {name: cam, source: %s, fps: 1, loop: true}
+fleet: {enabled: true, trusted_keys: [%s], groups: [late]}
+`, filepath.Join(dir, "state"), b.URL(), video, filepath.Join(dir, "op.pub")))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd, log := start(t, ctx, nil, "run", "--config", cfg)
+	time.Sleep(7 * time.Second) // past the first status's 5 s wait
+	b.Restart()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("late-test"))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	got := make(chan fleet.Status, 1)
+	c.Subscribe(fleet.StatusTopic("edged", "late-1"), 1, func(_ paho.Client, m paho.Message) {
+		var s fleet.Status
+		if json.Unmarshal(m.Payload(), &s) == nil {
+			select {
+			case got <- s:
+			default:
+			}
+		}
+	})
+	select {
+	case s := <-got:
+		if s.State != fleet.StateIdle || !slices.Contains(s.Groups, "late") {
+			t.Errorf("status %+v", s)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("no status after the broker came back\n%s", tail(log.String()))
+	}
+	cmd.Process.Kill()
+}

@@ -26,6 +26,13 @@ type Client interface {
 	Unwatch(filter string)
 }
 
+// Reconnector is a Client that can say when it connected again: the agent
+// then publishes its status again, for a broker that started after it or
+// lost its retained messages.
+type Reconnector interface {
+	OnConnect(func())
+}
+
 // Setup is what the deployments put in place of the configuration's own
 // files: a model (and labels) per slot, and a configuration document.
 type Setup struct {
@@ -107,6 +114,7 @@ type Agent struct {
 
 	mu     sync.Mutex
 	status Status
+	pubMu  sync.Mutex // held while a status is published
 }
 
 type delivery struct {
@@ -225,6 +233,13 @@ func (a *Agent) Run(ctx context.Context) {
 			a.o.Client.Unwatch(t)
 		}
 	}()
+	if rc, ok := a.o.Client.(Reconnector); ok {
+		rc.OnConnect(func() {
+			if ctx.Err() == nil {
+				a.publish(ctx, nil)
+			}
+		})
+	}
 	a.publish(ctx, nil)
 	a.resume(ctx)
 	for {
@@ -300,6 +315,10 @@ func (a *Agent) update(change func(*Status)) Status {
 // publish updates the status (when change is not nil) and publishes it
 // retained.
 func (a *Agent) publish(ctx context.Context, change func(*Status)) {
+	// One publish at a time, so that the broker keeps the newest status
+	// (a reconnection publishes from a goroutine of its own).
+	a.pubMu.Lock()
+	defer a.pubMu.Unlock()
 	data, err := json.Marshal(a.update(change))
 	if err != nil {
 		return

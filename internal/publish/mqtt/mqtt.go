@@ -67,6 +67,9 @@ type Publisher struct {
 	mu     sync.Mutex
 	closed bool
 	subs   map[string]func(topic string, payload []byte) // filter → handler, subscribed again on every connection
+	// onConnect are called (each on a goroutine of its own) after every
+	// connection, the first one included.
+	onConnect []func()
 }
 
 // New prepares a publisher for device on the broker in cfg; Connect
@@ -111,6 +114,12 @@ func newPublisher(cfg config.Broker, device string, log *slog.Logger, newClient 
 			p.client.Publish(p.status, 1, true, "online")
 			p.resubscribe()
 			p.upOnce.Do(func() { close(p.up) })
+			p.mu.Lock()
+			hooks := append([]func(){}, p.onConnect...)
+			p.mu.Unlock()
+			for _, h := range hooks {
+				go h()
+			}
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			p.log.Warn("connection to broker lost", "err", err)
@@ -381,6 +390,14 @@ func (p *Publisher) Watch(filter string, handle func(topic string, payload []byt
 	if p.client.IsConnectionOpen() {
 		p.subscribe(filter, handle)
 	}
+}
+
+// OnConnect calls f, on a goroutine of its own, after every connection to
+// the broker from now on (a retained message to publish again, say).
+func (p *Publisher) OnConnect(f func()) {
+	p.mu.Lock()
+	p.onConnect = append(p.onConnect, f)
+	p.mu.Unlock()
 }
 
 // Unwatch ends a Watch or Subscribe.
