@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/edged-io/edged/internal/publish/mqtt"
 )
 
 // Assembly puts an artifact together from its chunks in a partial file of
@@ -181,13 +182,9 @@ func HTTPClient(caFile string, timeout time.Duration) (*http.Client, error) {
 func TLSConfig(caFile string) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pool, err := mqtt.CertPool(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", caFile)
 		}
 		tc.RootCAs = pool
 	}

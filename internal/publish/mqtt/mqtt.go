@@ -268,16 +268,26 @@ func readPassword(cfg config.Broker) (string, error) {
 	return cfg.Password, nil
 }
 
+// CertPool reads the PEM certificates of a CA file (the broker's, an
+// operator tool's, the fleet's artifact server's).
+func CertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificates in it", path)
+	}
+	return pool, nil
+}
+
 func tlsConfig(c config.TLS) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := CertPool(c.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("broker.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("broker.tls.ca_file %s: no PEM certificates in it", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -48,13 +47,9 @@ func DialTool(ctx context.Context, o ToolOptions) (paho.Client, error) {
 		opts.SetPassword(strings.TrimRight(line, "\r"))
 	}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := CertPool(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", o.CAFile)
 		}
 		opts.SetTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool})
 	}
