@@ -29,11 +29,13 @@ DEPS_demo     := $(DEPS_build) npm python3-pip
 # the test videos, real photos and Fashion-MNIST, Debian's CPU torch for the
 # trainer, systemd-analyze for the unit, procps' kill, readelf and file for
 # the packages, GStreamer's plugins for key-frame decoding and the presets
-# and its RTSP server for the stream tests), and everything the package
-# tests and the benchmark need.
+# and its RTSP server for the stream tests, Chromium and a font for the
+# live view's browser test), and everything the package tests and the
+# benchmark need.
 DEPS_test     := $(DEPS_demo) mosquitto mosquitto-clients ffmpeg python3-venv \
 	python3-torch python3-torchvision dataset-fashion-mnist opencv-doc \
-	systemd procps binutils file $(DEPS_gst) gir1.2-gst-rtsp-server-1.0 python3-gi
+	systemd procps binutils file $(DEPS_gst) gir1.2-gst-rtsp-server-1.0 python3-gi \
+	chromium fonts-dejavu-core
 # cross: the arm64 cross toolchain and the arm64 sysroot (mmdebstrap).
 DEPS_cross    := gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross \
 	pkg-config mmdebstrap arch-test

@@ -67,6 +67,14 @@ func NewCamera(name, source string) Camera {
 	return c
 }
 
+// NewRegion returns a region of cam with defaults applied: the camera's
+// model and resize mode, every frame inferred.
+func NewRegion(cam Camera, name string, roi Box) Region {
+	r := Region{Name: name, ROI: roi, Model: cam.Model, Resize: cam.Resize}
+	applyDefaults(reflect.ValueOf(&r).Elem(), nil)
+	return r
+}
+
 // complete fills the defaults that depend on other fields: one model with
 // every default when none is configured, and each camera's model, when it
 // names none, the first one.

@@ -643,6 +643,10 @@ func (g GPIO) validate(ck checker, cams map[string]bool) error {
 // Validate checks a configuration built in code (quick mode).
 func (c *Config) Validate() error { return c.validate("command line", nil) }
 
+// ValidateAs checks a configuration changed in code, naming source (what
+// changed it) in its errors.
+func (c *Config) ValidateAs(source string) error { return c.validate(source, nil) }
+
 // check checks the fleet section: with fleet enabled, at least one trusted
 // key; group names that fit in a topic; sane bounds.
 func (f Fleet) check(ck checker) error {

@@ -32,6 +32,7 @@ import (
 	"github.com/edged-io/edged/internal/publish"
 	"github.com/edged-io/edged/internal/publish/broker"
 	"github.com/edged-io/edged/internal/publish/mqtt"
+	"github.com/edged-io/edged/internal/regionedit"
 	"github.com/edged-io/edged/internal/regionstate"
 	"github.com/edged-io/edged/internal/samples"
 	"github.com/edged-io/edged/internal/sdnotify"
@@ -144,6 +145,7 @@ type Daemon struct {
 	rl     *reloader
 	srv    *statusapi.Server // nil without http.addr
 	fleet  *fleetPart        // nil unless fleet.enabled
+	edits  *regionedit.Store // regions applied from the live view's editor
 }
 
 // Run runs edged until ctx ends or every camera's input has ended.
@@ -195,6 +197,8 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if d.device == "" {
 		d.device = Hostname()
 	}
+	d.edits = regionedit.Open(filepath.Join(StateDir(d.cfg.StateDir), "regions-edited-"+d.device+".json"))
+	d.cfg = d.withEdits(d.cfg)
 	if os.Getenv("OPENCV_FFMPEG_CAPTURE_OPTIONS") == "" {
 		// Process-wide, so set once here before any camera goroutine runs.
 		os.Setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", camera.FFmpegOptions)
@@ -379,17 +383,23 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	d.p = p
 	d.push(func() { p.Close() })
 	if d.srv != nil {
-		d.srv.ServeLive(d.liveFrame)
+		d.srv.ServeLive(d.liveFrame, d.latest)
+		d.srv.ServeRegionEditor(&regionEditor{d: d})
 	}
 	d.met.WatchCameras(p.States)
 	load := d.opts.LoadConfig
 	if load == nil {
-		load = func() (*config.Config, error) { return d.cfg, nil }
+		// The configuration as given: the editor's regions are laid over it.
+		load = func() (*config.Config, error) { return d.opts.Config, nil }
 	}
 	if d.fleet != nil {
 		load = d.fleet.load(load)
 	}
-	d.rl = newReloader(d.cfg, load, d.reg, p, d.models, d.met, d.log)
+	load = d.editedLoad(load)
+	d.rl = newReloader(d.cfg, load, d.reg, p, d.models, d.met, d.log,
+		func(i int, cc config.Camera, models map[string]*pipeline.Model) pipeline.CameraSpec {
+			return cameraSpec(i, cc, models, d.gp.gate(cc.Name))
+		})
 	snapshot := d.snapshot
 	d.led.snapshot.Store(&snapshot)
 	return nil

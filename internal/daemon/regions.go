@@ -101,7 +101,9 @@ func (d *Daemon) openStates(o *pipeline.Options) error {
 		}
 	}
 	dir := StateDir(d.cfg.StateDir)
-	if len(keep) > 0 {
+	// With the HTTP endpoint, the region editor may add regions to a
+	// camera that has none: their states need the store too.
+	if len(keep) > 0 || d.cfg.HTTP.Addr != "" {
 		st, err := regionstate.Open(filepath.Join(dir, "regions-"+d.device+".json"), d.log)
 		if err != nil {
 			return err

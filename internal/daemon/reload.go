@@ -20,9 +20,11 @@ import (
 // reloader re-reads the configuration and the models (SIGHUP) and swaps
 // what changed into the running pipeline. What reloads live: the models
 // (a changed file, labels, top_k, threshold, softmax, mean/std, threads,
-// accelerate), which model a camera uses, and each camera's publish
-// settings. Everything else (cameras added or removed, a camera's source,
-// rate, region, resize or reconnect settings, a model's input size or
+// accelerate), which model a camera uses, each camera's publish settings,
+// and its regions (the camera is restarted with them: its source is
+// reopened, region states carry over). Everything else (cameras added or
+// removed, a camera's source, rate, resize or reconnect settings, a
+// model's input size or
 // channel order, device, log, http, broker, gpio, queue) needs a restart: a
 // reload logs which of those differ and leaves them as they run.
 //
@@ -37,6 +39,9 @@ type reloader struct {
 	met     *metrics.Metrics
 	log     *slog.Logger
 	running *config.Config // as started: restart-only keys are compared with it
+	// spec builds camera i's pipeline spec from cc with the given models
+	// (a camera restarted with new regions).
+	spec func(i int, cc config.Camera, models map[string]*pipeline.Model) pipeline.CameraSpec
 	// models holds the loaded models by name; the daemon closes what is in
 	// it at exit, so a reload updates it in place.
 	models map[string]*pipeline.Model
@@ -53,8 +58,9 @@ type preSwap func(next map[string]*pipeline.Model) error
 
 // newReloader takes over the models the daemon loaded from cfg.
 func newReloader(cfg *config.Config, load func() (*config.Config, error), reg *infer.Registry, p *pipeline.Pipeline,
-	models map[string]*pipeline.Model, met *metrics.Metrics, log *slog.Logger) *reloader {
-	r := &reloader{load: load, reg: reg, p: p, met: met, log: log, running: cfg, models: models}
+	models map[string]*pipeline.Model, met *metrics.Metrics, log *slog.Logger,
+	spec func(i int, cc config.Camera, models map[string]*pipeline.Model) pipeline.CameraSpec) *reloader {
+	r := &reloader{load: load, reg: reg, p: p, met: met, log: log, running: cfg, models: models, spec: spec}
 	r.publishInfo(cfg)
 	return r
 }
@@ -76,20 +82,27 @@ func (r *reloader) publishInfo(cfg *config.Config) {
 
 // reload runs one reload and logs its outcome.
 func (r *reloader) reload() {
-	r.log.Info("reload requested: re-reading the configuration and the models")
+	r.reloadFor("reload requested: re-reading the configuration and the models")
+}
+
+// reloadFor runs one reload, logged with why, records its outcome for
+// /healthz and returns it.
+func (r *reloader) reloadFor(why string) (changed, restart []string, err error) {
+	r.log.Info(why)
 	t0 := time.Now()
-	changed, restart, err := r.apply(nil, nil)
+	changed, restart, err = r.apply(nil, nil)
 	r.met.Reloaded(err == nil)
 	if err != nil {
 		r.last.Store(&statusapi.Reload{At: t0, Error: err.Error()})
 		r.log.Error("reload rejected; the running configuration and models stay", "err", err)
-		return
+		return nil, nil, err
 	}
 	r.last.Store(&statusapi.Reload{At: t0, Applied: true, Restart: restart})
 	if len(restart) > 0 {
 		r.log.Warn("reload: these changes need a restart of edged and were not applied", "keys", strings.Join(restart, ", "))
 	}
 	r.log.Info("reload done", "changed", strings.Join(changed, ", "), "took_ms", time.Since(t0).Milliseconds())
+	return changed, restart, nil
 }
 
 // apply loads the new configuration (cfg, or what load reads when cfg is
@@ -137,6 +150,7 @@ func (r *reloader) apply(cfg *config.Config, check preSwap) (changed, restart []
 	}
 
 	updates := map[string]pipeline.CameraUpdate{}
+	regioned := map[string][]config.Region{} // cameras restarted with other regions
 	for _, rc := range r.running.Cameras {
 		i := slices.IndexFunc(cfg.Cameras, func(c config.Camera) bool { return c.Name == rc.Name })
 		if i < 0 {
@@ -153,6 +167,12 @@ func (r *reloader) apply(cfg *config.Config, check preSwap) (changed, restart []
 				return fail(fmt.Errorf("cameras[%d]: region %q: its model is not loaded", i, region))
 			}
 		}
+		if !reflect.DeepEqual(rc.Regions, cc.Regions) {
+			// Other regions: the camera starts again with them.
+			spec := r.spec(i, cc, next)
+			u = pipeline.CameraUpdate{Restart: &spec}
+			regioned[cc.Name] = cc.Regions
+		}
 		updates[cc.Name] = u
 	}
 	swap, err := r.p.Prepare(updates)
@@ -168,6 +188,17 @@ func (r *reloader) apply(cfg *config.Config, check preSwap) (changed, restart []
 	cams := swap.Changed()
 	if err := swap.Apply(); err != nil {
 		r.log.Warn("reload: closing a replaced session failed", "err", err)
+	}
+	if len(regioned) > 0 {
+		// Restart-only keys stay compared with what runs.
+		running := *r.running
+		running.Cameras = slices.Clone(r.running.Cameras)
+		for j := range running.Cameras {
+			if regs, ok := regioned[running.Cameras[j].Name]; ok {
+				running.Cameras[j].Regions = regs
+			}
+		}
+		r.running = &running
 	}
 
 	// Every camera now runs on next's models: close the replaced ones.
@@ -189,6 +220,10 @@ func (r *reloader) apply(cfg *config.Config, check preSwap) (changed, restart []
 		changed = append(changed, fmt.Sprintf("model %s (%s)", m.Name, m.Ref.SHA256))
 	}
 	for _, c := range cams {
+		if regs, ok := regioned[c]; ok {
+			changed = append(changed, fmt.Sprintf("camera %s (restarted with %d regions)", c, len(regs)))
+			continue
+		}
 		changed = append(changed, "camera "+c)
 	}
 	r.publishInfo(cfg)
@@ -224,7 +259,7 @@ func restartKeys(running, next *config.Config) []string {
 		for f := range a.NumField() {
 			field := a.Type().Field(f)
 			tag, _, _ := strings.Cut(field.Tag.Get("yaml"), ",")
-			if tag == "model" || tag == "publish" {
+			if tag == "model" || tag == "publish" || tag == "regions" {
 				continue // live
 			}
 			if !reflect.DeepEqual(a.Field(f).Interface(), b.Field(f).Interface()) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,8 +94,13 @@ type Options struct {
 
 // Pipeline runs a set of cameras.
 type Pipeline struct {
-	opts    Options
+	opts Options
+	// mu guards workers (a reload may replace one) and the running state below.
+	mu      sync.Mutex
 	workers []*worker
+	runCtx  context.Context // set by Run: replacement cameras run under it
+	wg      sync.WaitGroup  // the running workers
+	errs    []error         // what the workers that ended returned
 }
 
 // New checks the options and prepares one worker per camera. Nothing runs
@@ -131,23 +137,90 @@ func New(opts Options) (*Pipeline, error) {
 // input (files and folders without looping). It returns nil in both cases;
 // results already inferred when ctx ends are still handed to the sink.
 func (p *Pipeline) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(p.workers))
-	for i, w := range p.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = w.run(ctx)
-		}()
+	p.mu.Lock()
+	p.runCtx = ctx
+	for _, w := range p.workers {
+		p.start(w)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return errors.Join(p.errs...)
+}
+
+// start runs w under the pipeline's context. The caller holds p.mu.
+func (p *Pipeline) start(w *worker) {
+	ctx, stop := context.WithCancelCause(p.runCtx)
+	w.stopCause, w.done = stop, make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(w.done)
+		err := w.run(ctx)
+		if errors.Is(context.Cause(ctx), errReplaced) {
+			err = nil // replaced (a reload), not the run ending
+		}
+		if err != nil {
+			p.mu.Lock()
+			p.errs = append(p.errs, err)
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// list is a copy of the workers, for reading without holding p.mu.
+func (p *Pipeline) list() []*worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.workers)
+}
+
+// errReplaced is the cause a replaced camera's run is cancelled with.
+var errReplaced = errors.New("camera replaced by a new configuration")
+
+// replace puts nw in old's place. While old runs, it stops the way a run
+// ends (what it inferred is handed to the sink) before nw starts, so the
+// source is never open twice, and Run keeps waiting across the swap.
+// Before Run, nw is simply the one Run starts; after old's input ended,
+// nw is kept for Close but not run.
+func (p *Pipeline) replace(old, nw *worker) error {
+	p.mu.Lock()
+	i := slices.Index(p.workers, old)
+	if i < 0 {
+		p.mu.Unlock()
+		nw.close()
+		return fmt.Errorf("camera %q: replaced already", old.name)
+	}
+	p.workers[i] = nw
+	running := false
+	if old.stopCause != nil {
+		select {
+		case <-old.done:
+		default:
+			running = true
+			p.wg.Add(1)
+		}
+	}
+	p.mu.Unlock()
+	if running {
+		old.stopCause(errReplaced)
+		<-old.done
+	}
+	err := old.close()
+	if running {
+		p.mu.Lock()
+		p.start(nw)
+		p.mu.Unlock()
+		p.wg.Done()
+	}
+	return err
 }
 
 // States reports each camera's capture state, by camera name.
 func (p *Pipeline) States() map[string]result.Status {
-	out := make(map[string]result.Status, len(p.workers))
-	for _, w := range p.workers {
+	out := map[string]result.Status{}
+	for _, w := range p.list() {
 		out[w.name] = w.cam.State()
 	}
 	return out
@@ -160,7 +233,7 @@ func (p *Pipeline) States() map[string]result.Status {
 // not stalls.
 func (p *Pipeline) Stalls(now time.Time, limit time.Duration) []string {
 	var out []string
-	for _, w := range p.workers {
+	for _, w := range p.list() {
 		if d := w.cam.Busy(now); d > limit {
 			out = append(out, fmt.Sprintf("camera %q: capture stuck for %v", w.name, d.Round(time.Second)))
 		}
@@ -176,7 +249,7 @@ func (p *Pipeline) Stalls(now time.Time, limit time.Duration) []string {
 // Close releases the cameras and sessions. It is safe to call twice.
 func (p *Pipeline) Close() error {
 	var errs []error
-	for _, w := range p.workers {
+	for _, w := range p.list() {
 		errs = append(errs, w.close())
 	}
 	return errors.Join(errs...)

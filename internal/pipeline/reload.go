@@ -68,11 +68,17 @@ type filterSwap struct {
 	from uint64
 }
 
-// CameraUpdate is a running camera's new models and publish settings.
+// CameraUpdate is a running camera's new models and publish settings, or
+// a whole new spec to restart it with.
 type CameraUpdate struct {
 	Model   *Model            // the camera's model (without regions)
 	Regions map[string]*Model // with regions: each region's model, by name
 	Filter  decide.Config
+	// Restart, when set, replaces the camera with one built from it (other
+	// regions, say) and the fields above are not used: Apply stops the
+	// running camera the way a run ends and starts the new one on the
+	// same source. Region states carry over through Options.Restore.
+	Restart *CameraSpec
 }
 
 // Swap is a reload built beside the running pipeline: new sessions,
@@ -86,6 +92,7 @@ type Swap struct {
 
 type change struct {
 	w       *worker
+	repl    *worker          // the camera's replacement (CameraUpdate.Restart)
 	groups  []*group         // nil: the models stay
 	filters []*decide.Filter // per unit; nil entries keep the unit's filter
 	cfgs    []decide.Config
@@ -111,7 +118,7 @@ func (p *Pipeline) Prepare(updates map[string]CameraUpdate) (*Swap, error) {
 			s.Discard()
 			return nil, err
 		}
-		if c.groups != nil || slices.ContainsFunc(c.filters, func(f *decide.Filter) bool { return f != nil }) {
+		if c.repl != nil || c.groups != nil || slices.ContainsFunc(c.filters, func(f *decide.Filter) bool { return f != nil }) {
 			s.changes = append(s.changes, c)
 		}
 	}
@@ -119,12 +126,24 @@ func (p *Pipeline) Prepare(updates map[string]CameraUpdate) (*Swap, error) {
 }
 
 func (p *Pipeline) prepare(name string, u CameraUpdate) (change, error) {
-	i := slices.IndexFunc(p.workers, func(w *worker) bool { return w.name == name })
+	ws := p.list()
+	i := slices.IndexFunc(ws, func(w *worker) bool { return w.name == name })
 	if i < 0 {
 		return change{}, fmt.Errorf("camera %q: not running (adding a camera needs a restart)", name)
 	}
-	w := p.workers[i]
+	w := ws[i]
 	c := change{w: w}
+	if u.Restart != nil {
+		if u.Restart.Camera.Name != name {
+			return change{}, fmt.Errorf("camera %q: restart spec names camera %q", name, u.Restart.Camera.Name)
+		}
+		nw, err := newWorker(*u.Restart, p.opts)
+		if err != nil {
+			return change{}, err
+		}
+		c.repl = nw
+		return c, nil
+	}
 	models := make([]*Model, len(w.units))
 	same := true
 	w.mu.Lock()
@@ -207,6 +226,10 @@ func (s *Swap) Apply() error {
 	var errs []error
 	for _, c := range s.changes {
 		w := c.w
+		if c.repl != nil {
+			errs = append(errs, s.p.replace(w, c.repl))
+			continue
+		}
 		var old []*group
 		w.mu.Lock() // between two frames: models and filters change together
 		if c.groups != nil {
@@ -233,6 +256,9 @@ func (s *Swap) Discard() {
 	for _, c := range s.changes {
 		for _, g := range c.groups {
 			g.close()
+		}
+		if c.repl != nil {
+			c.repl.close()
 		}
 	}
 	s.changes = nil

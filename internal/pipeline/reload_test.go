@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"image/color"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edged-io/edged/internal/infer"
+	"github.com/edged-io/edged/internal/infer/infertest"
 	"github.com/edged-io/edged/internal/testenv"
 )
 
@@ -34,6 +37,28 @@ func renamedModel(t *testing.T) string {
 }
 
 // waitFor polls the recorder until it holds n results.
+// applyOne prepares u for camera c, checks that it changes c alone,
+// applies it and waits for n more results. It returns how many results
+// had come before.
+func applyOne(t *testing.T, p *Pipeline, rec *recorder, u CameraUpdate, n int) int {
+	t.Helper()
+	s, err := p.Prepare(map[string]CameraUpdate{"c": u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Changed(); len(c) != 1 || c[0] != "c" {
+		t.Errorf("changed %v, want [c]", c)
+	}
+	if err := s.Apply(); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	at := len(rec.got)
+	rec.mu.Unlock()
+	rec.waitFor(t, at+n)
+	return at
+}
+
 func (r *recorder) waitFor(t *testing.T, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -90,20 +115,7 @@ func TestSwapBetweenFrames(t *testing.T) {
 	}
 	s.Discard()
 
-	s, err = p.Prepare(map[string]CameraUpdate{"c": {Model: b}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := s.Changed(); len(c) != 1 || c[0] != "c" {
-		t.Errorf("changed %v, want [c]", c)
-	}
-	if err := s.Apply(); err != nil {
-		t.Fatal(err)
-	}
-	rec.mu.Lock()
-	at := len(rec.got)
-	rec.mu.Unlock()
-	rec.waitFor(t, at+30)
+	applyOne(t, p, rec, CameraUpdate{Model: b}, 30)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -169,5 +181,65 @@ func TestPrepareRejects(t *testing.T) {
 	}
 	if len(rec.got) != 3 {
 		t.Errorf("%d results, want 3", len(rec.got))
+	}
+}
+
+// TestRestartWithRegions: a running camera is restarted with regions (what
+// the live view's region editor applies) through Prepare and Apply. Run
+// keeps going across the swap, the whole-frame results stop, each
+// region's results follow, and a spec naming another camera is refused
+// with the running one untouched.
+func TestRestartWithRegions(t *testing.T) {
+	e := &infertest.Engine{Script: dominant}
+	m, err := LoadModel(infer.NewRegistry(e), ModelSpec{Name: "default", Path: defaultModel, Post: infer.PostConfig{TopK: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	red, blue := color.RGBA{R: 250}, color.RGBA{B: 250}
+	dir := halvesFolder(t, [][2]color.RGBA{{red, blue}, {red, blue}, {red, blue}})
+	rec := &recorder{}
+	p, err := New(Options{Cameras: []CameraSpec{cameraSpec("c", dir, true, m)}, Sink: rec, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	rec.waitFor(t, 10)
+
+	bad := cameraSpec("elsewhere", dir, true, m)
+	if _, err := p.Prepare(map[string]CameraUpdate{"c": {Restart: &bad}}); err == nil || !strings.Contains(err.Error(), `"elsewhere"`) {
+		t.Errorf("restarting with another camera's spec: %v", err)
+	}
+	spec := cameraSpec("c", dir, true, m)
+	spec.Regions = regions(m, Trigger{Mode: Every})
+	applyOne(t, p, rec, CameraUpdate{Restart: &spec}, 20)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned across the restart: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	seen := map[string]string{} // region -> top label
+	for i, r := range rec.got {
+		if r.Region == "" {
+			if len(seen) > 0 {
+				t.Fatalf("result %d for the whole frame after the regions' results", i)
+			}
+			continue
+		}
+		seen[r.Region] = r.Labels[0].Label
+	}
+	// The default model's metadata names class 0 for red, 2 for blue.
+	if seen["left"] != m.Labels[0] || seen["right"] != m.Labels[2] {
+		t.Errorf("regions' top labels %v, want left %q and right %q", seen, m.Labels[0], m.Labels[2])
 	}
 }

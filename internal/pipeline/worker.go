@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,9 +54,15 @@ type worker struct {
 	frames    atomic.Uint64 // frames inferred (one or more units)
 	failed    atomic.Uint64 // crops skipped because the model could not take them
 	costNS    atomic.Int64  // inferCost, for Stats
-	// overlay holds each view's latest top label as drawn over the live
-	// view's snapshots; kept only while someone watches (camera.Watched).
-	overlay []atomic.Pointer[string]
+	// overlay holds each view's latest result as drawn over the live view's
+	// snapshots and served by Latest; kept only while someone watches
+	// (camera.Watched, or Latest asked within watchLatest).
+	overlay     []atomic.Pointer[Latest]
+	latestUntil atomic.Int64 // unix ns
+	// stopCause ends the worker's run and done closes when it returned; both
+	// nil until Pipeline.Run starts it.
+	stopCause context.CancelCauseFunc
+	done      chan struct{}
 
 	once sync.Once
 }
@@ -164,7 +171,7 @@ func newWorker(spec CameraSpec, opts Options) (*worker, error) {
 	for range cap(w.free) {
 		w.free <- &result.Result{Labels: make([]result.Label, 0, topK)}
 	}
-	w.overlay = make([]atomic.Pointer[string], len(w.units))
+	w.overlay = make([]atomic.Pointer[Latest], len(w.units))
 	cfg.Overlay = w.overlayText
 	for _, u := range w.units {
 		cfg.KeepFrames = cfg.KeepFrames || (u.samp.Frame && len(u.samp.When) > 0)
@@ -301,7 +308,7 @@ func (w *worker) inferLoop(ctx context.Context, out chan<- item) error {
 			it.u.sample(w.keeper, w.cam, w.name, it.r, f.Views[it.u.view], it.change != nil)
 		}
 		w.cam.Release(f)
-		watched := w.cam.Watched()
+		watched := w.cam.Watched() || time.Now().UnixNano() < w.latestUntil.Load()
 		for _, it := range done {
 			if failed[it.u] != nil {
 				// A frame the model cannot take is skipped; the camera goes on.
@@ -557,19 +564,43 @@ func (w *worker) close() error {
 	return err
 }
 
-// noteOverlay keeps r's top label for u's view in the live view.
+// Latest is a view's (a region's, or the whole frame's) latest result as
+// the live view shows it.
+type Latest struct {
+	Region   string         // "" for the whole frame
+	Frame    uint64         // the source frame it came from (as published)
+	Captured time.Time      // when that frame was captured
+	Labels   []result.Label // best first, at most three
+	State    string         // the region's confirmed state; "" without regions
+}
+
+// Text is l as drawn over the frame.
+func (l *Latest) Text() string {
+	top := ""
+	if len(l.Labels) > 0 {
+		top = fmt.Sprintf("%s %.2f", l.Labels[0].Label, l.Labels[0].Score)
+	}
+	if l.Region == "" {
+		return top
+	}
+	text := l.Region + ": " + l.State
+	if top != "" {
+		text += " (" + top + ")"
+	}
+	return text
+}
+
+// watchLatest is how long after a call to Pipeline.Latest results are
+// still kept for it.
+const watchLatest = 5 * time.Second
+
+// noteOverlay keeps r as u's view's latest result for the live view.
 func (w *worker) noteOverlay(u *unit, r *result.Result) {
-	text := ""
-	if len(r.Labels) > 0 {
-		text = fmt.Sprintf("%s %.2f", r.Labels[0].Label, r.Labels[0].Score)
-	}
+	l := &Latest{Region: u.name, Frame: r.Frame, Captured: r.Captured, Labels: slices.Clone(r.Labels[:min(len(r.Labels), 3)])}
 	if u.track != nil {
-		text = fmt.Sprintf("%s: %s", u.name, u.track.cur.Label)
-		if len(r.Labels) > 0 {
-			text += fmt.Sprintf(" (%s %.2f)", r.Labels[0].Label, r.Labels[0].Score)
-		}
+		l.State = u.track.cur.Label
 	}
-	w.overlay[u.view].Store(&text)
+	w.overlay[u.view].Store(l)
 }
 
 // overlayText is the camera's Overlay: view i's latest label.
@@ -577,16 +608,36 @@ func (w *worker) overlayText(i int) string {
 	if i < 0 || i >= len(w.overlay) {
 		return ""
 	}
-	if p := w.overlay[i].Load(); p != nil {
-		return *p
+	if l := w.overlay[i].Load(); l != nil {
+		return l.Text()
 	}
 	return ""
+}
+
+// Latest returns camera name's latest result of each view (one per region,
+// or one for the whole frame) that has one. Results are kept for it only
+// while someone asks: the first call after a pause may return none.
+func (p *Pipeline) Latest(name string) ([]Latest, error) {
+	for _, w := range p.list() {
+		if w.name != name {
+			continue
+		}
+		w.latestUntil.Store(time.Now().Add(watchLatest).UnixNano())
+		var out []Latest
+		for i := range w.overlay {
+			if l := w.overlay[i].Load(); l != nil {
+				out = append(out, *l)
+			}
+		}
+		return out, nil
+	}
+	return nil, ErrNoCamera
 }
 
 // Snapshot is camera name's latest frame as a JPEG (with its regions and
 // labels drawn when overlay is set); see camera.Camera.Snapshot.
 func (p *Pipeline) Snapshot(ctx context.Context, name string, since time.Time, overlay bool) (*camera.Snapshot, error) {
-	for _, w := range p.workers {
+	for _, w := range p.list() {
 		if w.name == name {
 			return w.cam.Snapshot(ctx, since, overlay)
 		}
@@ -606,8 +657,8 @@ type CameraStats struct {
 
 // Stats returns each camera's inference counters, by camera name.
 func (p *Pipeline) Stats() map[string]CameraStats {
-	out := make(map[string]CameraStats, len(p.workers))
-	for _, w := range p.workers {
+	out := map[string]CameraStats{}
+	for _, w := range p.list() {
 		out[w.name] = CameraStats{Frames: w.frames.Load(), Failed: w.failed.Load(), Cost: time.Duration(w.costNS.Load())}
 	}
 	return out
@@ -618,7 +669,7 @@ func (p *Pipeline) Stats() map[string]CameraStats {
 // Run has returned.
 func (p *Pipeline) RegionStates() map[string]map[string]State {
 	out := map[string]map[string]State{}
-	for _, w := range p.workers {
+	for _, w := range p.list() {
 		for _, u := range w.units {
 			if u.track == nil {
 				continue

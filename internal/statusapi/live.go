@@ -22,6 +22,27 @@ type Frame struct {
 // camera of that name.
 type Snapshots func(ctx context.Context, camera string, since time.Time, overlay bool) (Frame, error)
 
+// ViewLabels is a camera view's (a region's, or the whole frame's) latest
+// result, as GET /api/cameras/{camera}/latest serves it: the same frame
+// number and labels as the MQTT result of that frame.
+type ViewLabels struct {
+	Region   string      `json:"region,omitempty"`
+	Frame    uint64      `json:"frame"`
+	Captured time.Time   `json:"captured"`
+	Labels   []ViewLabel `json:"labels"`
+	State    string      `json:"state,omitempty"`
+}
+
+// ViewLabel is one label of a ViewLabels.
+type ViewLabel struct {
+	Label string  `json:"label"`
+	Score float64 `json:"score"`
+}
+
+// LatestResults returns camera's latest result per view; ErrNoCamera: no
+// camera of that name.
+type LatestResults func(camera string) ([]ViewLabels, error)
+
 // ErrNoCamera is what Snapshots returns for an unknown camera.
 var ErrNoCamera = errors.New("no such camera")
 
@@ -37,9 +58,10 @@ var web embed.FS
 // ServeLive adds the live view to the endpoint: the page at / (its assets
 // embedded, nothing fetched from elsewhere) and each camera's latest frame
 // at /api/cameras/{camera}/snapshot.jpg (?overlay=1 draws the regions and
-// labels). Camera images are private: off loopback they need the token
-// (see Access).
-func (s *Server) ServeLive(snap Snapshots) {
+// labels), and the labels of each camera's latest results at
+// /api/cameras/{camera}/latest. Camera images are private: off loopback
+// they need the token (see Access).
+func (s *Server) ServeLive(snap Snapshots, latest LatestResults) {
 	s.live = snap
 	sub, _ := fs.Sub(web, "web")
 	files := http.FileServerFS(sub)
@@ -48,6 +70,23 @@ func (s *Server) ServeLive(snap Snapshots) {
 	s.mux.Handle("GET /{$}", files)
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", files))
 	s.mux.Handle("GET /api/cameras/{camera}/snapshot.jpg", s.guard(http.HandlerFunc(s.snapshot), true, false))
+	s.mux.Handle("GET /api/cameras/{camera}/latest", s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("camera")
+		views, err := latest(name)
+		if errors.Is(err, ErrNoCamera) {
+			http.Error(w, "no camera named "+strconv.Quote(name), http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if views == nil {
+			views = []ViewLabels{}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		s.write(w, http.StatusOK, views)
+	}), true, false))
 }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {

@@ -18,10 +18,11 @@ function card(name) {
   const h = el("h2");
   h.append(el("span", {}, name), el("span", { class: "state muted" }, ""));
   const img = el("img", { alt: "latest frame of " + name });
+  const labels = el("p", { class: "labels", "aria-live": "polite" }, "");
   const dl = el("dl");
-  c.append(h, img, dl);
+  c.append(h, img, labels, dl);
   document.getElementById("cameras").append(c);
-  const cam = { card: c, img, dl, frames: 0, at: 0, fps: 0, busy: false };
+  const cam = { card: c, img, labels, dl, frames: 0, at: 0, fps: 0, busy: false };
   img.addEventListener("load", () => { cam.busy = false; });
   img.addEventListener("error", () => { cam.busy = false; });
   cams.set(name, cam);
@@ -33,6 +34,28 @@ function refresh(name, cam) {
   cam.busy = true;
   const q = overlay.checked ? "overlay=1&" : "";
   cam.img.src = "/api/cameras/" + encodeURIComponent(name) + "/snapshot.jpg?" + q + "t=" + Date.now();
+}
+
+// showLatest writes what the camera's latest results said: per region (or
+// for the whole frame) the frame number and labels of the same result
+// that went to MQTT.
+async function showLatest(name, cam) {
+  let views;
+  try {
+    const r = await fetch("/api/cameras/" + encodeURIComponent(name) + "/latest", { cache: "no-store" });
+    if (!r.ok) return;
+    views = await r.json();
+  } catch (e) {
+    return;
+  }
+  cam.labels.replaceChildren();
+  for (const v of views) {
+    const top = (v.labels || []).map((l) => l.label + " " + l.score.toFixed(2)).join(", ");
+    const text = (v.region ? v.region + ": " + v.state + " · " : "") + top;
+    const line = el("span", { class: "view", "data-frame": String(v.frame), "data-region": v.region || "",
+      "data-label": (v.labels && v.labels.length) ? v.labels[0].label : "" }, "frame " + v.frame + " · " + text);
+    cam.labels.append(line);
+  }
 }
 
 function row(dl, k, v) {
@@ -69,10 +92,13 @@ async function poll() {
     const cam = cams.get(name) || card(name);
     if (cam.at) {
       const dt = (now - cam.at) / 1000;
-      if (dt > 0) cam.fps = 0.5 * cam.fps + 0.5 * ((inf.frames - cam.frames) / dt);
+      // A camera restarted (its regions changed) counts from zero again.
+      if (inf.frames < cam.frames) cam.fps = 0;
+      else if (dt > 0) cam.fps = 0.5 * cam.fps + 0.5 * ((inf.frames - cam.frames) / dt);
     }
     cam.frames = inf.frames;
     cam.at = now;
+    if (!document.hidden) showLatest(name, cam);
     cam.card.querySelector(".state").textContent = st.state;
     cam.dl.replaceChildren();
     row(cam.dl, "inferred", cam.fps.toFixed(1) + " frames/s");
@@ -212,14 +238,57 @@ document.getElementById("cameras").addEventListener("pointerdown", (e) => {
     const st = (lastStatus.cameras || {})[name] || {};
     const fw = st.frame_width || img.naturalWidth, fh = st.frame_height || img.naturalHeight;
     const fx = r.x / box.width, fy = r.y / box.height, fwid = r.w / box.width, fhei = r.h / box.height;
-    const f = (v) => v.toFixed(4); // always with a point: whole numbers are pixels
-    document.getElementById("region-yaml").textContent =
-      "# camera " + name + " (" + fw + "x" + fh + ")\n" +
-      "regions:\n" +
-      "  - name: region-1\n" +
-      "    roi: {x: " + f(fx) + ", y: " + f(fy) + ", w: " + f(fwid) + ", h: " + f(fhei) + "}   # fractions of the frame\n" +
-      "    # in pixels: roi: {x: " + Math.round(fx * fw) + ", y: " + Math.round(fy * fh) + ", w: " + Math.round(fwid * fw) + ", h: " + Math.round(fhei * fh) + "}\n";
+    drawn = { camera: name, width: fw, height: fh, roi: { x: fx, y: fy, w: fwid, h: fhei } };
+    document.getElementById("region-apply").hidden = false;
+    showRegionYAML();
   };
   document.addEventListener("pointermove", move);
   document.addEventListener("pointerup", up);
+});
+
+let drawn = null; // the last rectangle drawn: {camera, roi}
+
+function regionName() {
+  return document.getElementById("region-name").value.trim() || "region-1";
+}
+
+// showRegionYAML writes the drawn rectangle as configuration, in
+// fractions of the frame and in its pixels, under the name typed.
+function showRegionYAML() {
+  if (!drawn) return;
+  const { x, y, w, h } = drawn.roi, fw = drawn.width, fh = drawn.height;
+  const f = (v) => v.toFixed(4); // always with a point: whole numbers are pixels
+  document.getElementById("region-yaml").textContent =
+    "# camera " + drawn.camera + " (" + fw + "x" + fh + ")\n" +
+    "regions:\n" +
+    "  - name: " + regionName() + "\n" +
+    "    roi: {x: " + f(x) + ", y: " + f(y) + ", w: " + f(w) + ", h: " + f(h) + "}   # fractions of the frame\n" +
+    "    # in pixels: roi: {x: " + Math.round(x * fw) + ", y: " + Math.round(y * fh) + ", w: " + Math.round(w * fw) + ", h: " + Math.round(h * fh) + "}\n";
+}
+
+document.getElementById("region-name").addEventListener("input", showRegionYAML);
+
+document.getElementById("region-apply").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = document.getElementById("region-status");
+  if (!drawn) return;
+  const r4 = (v) => Math.round(v * 1e4) / 1e4;
+  const roi = { x: r4(drawn.roi.x), y: r4(drawn.roi.y), w: r4(drawn.roi.w), h: r4(drawn.roi.h) };
+  out.textContent = "applying…";
+  try {
+    const r = await fetch("/api/cameras/" + encodeURIComponent(drawn.camera) + "/regions", {
+      method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+      body: JSON.stringify({ name: regionName(), roi }),
+    });
+    if (r.status === 401 || r.status === 403) {
+      document.getElementById("signin").hidden = false;
+      out.textContent = "sign in first: " + (await r.text()).trim();
+      return;
+    }
+    if (!r.ok) { out.textContent = "not applied: " + (await r.text()).trim(); return; }
+    const res = await r.json();
+    out.textContent = "applied: " + res.changed.join(", ") + " (kept in " + res.file + ")";
+  } catch (err) {
+    out.textContent = "not applied: " + err.message;
+  }
 });
