@@ -57,7 +57,14 @@ DEPS_fresh    := mmdebstrap git util-linux
 DEPS_image    := podman runc mmdebstrap arch-test qemu-user-static binfmt-support \
 	mosquitto mosquitto-clients python3 python3-venv
 
-DEPS_PURPOSES := build demo test cross pkgtest arm64test bench fresh image
+# firmware: the bootable images (mmdebstrap root, FAT and ext4 made without
+# mounting, a GPT disk) and their boot test (qemu-system with UEFI
+# firmware, ssh into the guest, mosquitto on the host); on demand.
+DEPS_firmware := mmdebstrap arch-test qemu-user-static binfmt-support \
+	qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64 mtools dosfstools \
+	e2fsprogs fdisk openssh-client mosquitto mosquitto-clients python3
+
+DEPS_PURPOSES := build demo test cross pkgtest arm64test bench fresh image firmware
 # test covers what the package tests, the images and the benchmark need as
 # well.
 DEPS_test     += $(DEPS_cross) $(DEPS_pkgtest) $(DEPS_bench) $(DEPS_image)
