@@ -21,6 +21,7 @@ import (
 
 	"github.com/edged-io/edged/internal/config"
 	"github.com/edged-io/edged/internal/preprocess"
+	"github.com/edged-io/edged/internal/regionstate"
 )
 
 // Edit is one region drawn on a camera's frame.
@@ -113,26 +114,7 @@ func (s *Store) write(edits []Edit) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
 		return fmt.Errorf("region edits: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".regions-*.json")
-	if err != nil {
-		return fmt.Errorf("region edits: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("region edits: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("region edits: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("region edits: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("region edits: %w", err)
-	}
-	return nil
+	return regionstate.WriteFile(s.path, append(data, '\n'))
 }
 
 // Update changes the kept edits with f and writes them; f's error, or a
