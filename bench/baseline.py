@@ -23,7 +23,7 @@ import zipfile
 import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 
 def frames(source):
@@ -45,12 +45,17 @@ def frames(source):
     cap.release()
 
 
-def load(model, threads):
+def load(model, threads, xnnpack=True):
     """The model's labels, its interpreter, and its input and output details.
-    Labels ride in the model file's metadata (a zip appended to it)."""
+    Labels ride in the model file's metadata (a zip appended to it).
+    Without xnnpack the interpreter runs the runtime's own kernels."""
     with zipfile.ZipFile(model) as z:
         labels = z.read("labels.txt").decode().splitlines()
-    interpreter = Interpreter(model_path=model, num_threads=threads)
+    if xnnpack:
+        interpreter = Interpreter(model_path=model, num_threads=threads)
+    else:
+        interpreter = Interpreter(model_path=model, num_threads=threads,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
     return labels, interpreter, interpreter.get_input_details()[0], interpreter.get_output_details()[0]
 

@@ -29,9 +29,11 @@ def main() -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--fps", type=float, default=1.0, help="results per second; 0 = every frame")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--xnnpack", choices=["on", "off"], default="on",
+                   help="off: the runtime's own kernels (slower: inference slower than the stream)")
     args = p.parse_args()
 
-    labels, interpreter, inp, out = load(args.model, args.threads)
+    labels, interpreter, inp, out = load(args.model, args.threads, args.xnnpack == "on")
     height, width = inp["shape"][1], inp["shape"][2]
 
     cap = cv2.VideoCapture(args.source)

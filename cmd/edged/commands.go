@@ -45,6 +45,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 	topK := fs.Int("top-k", 5, "labels per result")
 	threshold := fs.Float64("threshold", 0, "minimum score of a reported label")
 	threads := fs.Int("threads", 1, "inference threads")
+	accelerate := fs.String("accelerate", "auto", "XNNPACK: auto, on or off (off: the runtime's own kernels)")
 	loop := fs.Bool("loop", false, "start a video file or image folder over at its end")
 	resize := fs.String("resize", "stretch", "stretch, center-crop or letterbox")
 	decode := fs.String("decode", "auto", "a stream's decoding: auto, all or keyframes")
@@ -85,6 +86,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, onLogg
 		cfg.Device, cfg.Broker.URL, cfg.HTTP.Addr = *device, *broker, *httpAddr
 		m := &cfg.Models[0]
 		m.Path, m.Labels, m.TopK, m.Threshold, m.Threads, m.Output = *model, *labels, *topK, *threshold, *threads, *output
+		m.Accelerate = *accelerate
 		switch *queue {
 		case "":
 		case "off":
@@ -213,7 +215,7 @@ var quickFlags = map[string]string{
 	"camera": "cameras[].name", "fps": "cameras[].fps", "top-k": "models[].top_k", "threshold": "models[].threshold",
 	"threads": "models[].threads", "loop": "cameras[].loop", "resize": "cameras[].resize", "http": "http.addr",
 	"queue": "queue.path or queue.enabled", "decode": "cameras[].decode", "rtsp-transport": "cameras[].rtsp_transport",
-	"preset": "cameras[].preset",
+	"preset": "cameras[].preset", "accelerate": "models[].accelerate",
 }
 
 // quickOnly refuses quick-mode flags beside --config: the file decides

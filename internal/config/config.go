@@ -141,10 +141,13 @@ type TLS struct {
 
 // Model configures one model.
 type Model struct {
-	Name       string    `yaml:"name" default:"default"`
-	Path       string    `yaml:"path"`   // empty: the bundled default model
-	Labels     string    `yaml:"labels"` // empty: from the model's metadata
-	Threads    int       `yaml:"threads" default:"1"`
+	Name    string `yaml:"name" default:"default"`
+	Path    string `yaml:"path"`   // empty: the bundled default model
+	Labels  string `yaml:"labels"` // empty: from the model's metadata
+	Threads int    `yaml:"threads" default:"1"`
+	// Pool is how many sessions the cameras on this model share: auto
+	// (the CPUs divided by threads), off (one per camera) or a number.
+	Pool       string    `yaml:"pool" default:"auto"`
 	Accelerate string    `yaml:"accelerate" default:"auto"`
 	TopK       int       `yaml:"top_k" default:"5"`
 	Threshold  float64   `yaml:"threshold"`

@@ -76,6 +76,8 @@ func TestEveryErrorPath(t *testing.T) {
 		{"model name", "models:\n  - name: 'a b'\n" + cam, "models[0].name", 2, "may only hold letters"},
 		{"model twice", "models:\n  - name: m\n  - name: m\n" + cam, "models[1].name", 3, `model "m" is defined twice`},
 		{"threads", "models:\n  - threads: 65\n" + cam, "models[0].threads", 2, "65 is not between 0 and 64"},
+		{"pool", "models:\n  - pool: 65\n" + cam, "models[0].pool", 2, `"65" is not auto, off or a number of sessions from 1 to 64`},
+		{"pool word", "models:\n  - pool: many\n" + cam, "models[0].pool", 2, `"many" is not auto, off`},
 		{"accelerate", "models:\n  - accelerate: gpu\n" + cam, "models[0].accelerate", 2, `"gpu" is not one of auto, on, off`},
 		{"softmax", "models:\n  - softmax: yes\n" + cam, "models[0].softmax", 2, `"yes" is not one of auto, on, off`},
 		{"color", "models:\n  - color: gray\n" + cam, "models[0].color", 2, `"gray" is not one of rgb, bgr`},

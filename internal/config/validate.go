@@ -227,6 +227,9 @@ func (c *Config) checkModels(ck checker) error {
 		if m.Threads < 0 || m.Threads > 64 {
 			return ck.bad(p+".threads", "%d is not between 0 and 64", m.Threads)
 		}
+		if _, err := infer.PoolSize(m.Pool, m.Threads); err != nil {
+			return ck.bad(p+".pool", "%v", err)
+		}
 		if err := ck.oneOf(p+".accelerate", m.Accelerate, infer.AccelerateModes...); err != nil {
 			return err
 		}

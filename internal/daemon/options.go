@@ -135,8 +135,12 @@ func modelSpec(mc config.Model) (pipeline.ModelSpec, error) {
 			norm.Std[ch] = float32(mc.Std[min(ch, len(mc.Std)-1)])
 		}
 	}
+	pool, err := infer.PoolSize(mc.Pool, mc.Threads)
+	if err != nil {
+		return pipeline.ModelSpec{}, fmt.Errorf("model %q: pool: %w", mc.Name, err)
+	}
 	return pipeline.ModelSpec{
-		Name: mc.Name, Path: path, LabelsPath: mc.Labels,
+		Name: mc.Name, Path: path, LabelsPath: mc.Labels, Pool: pool,
 		Options: infer.Options{Threads: mc.Threads, Accelerate: mc.Accelerate},
 		Post:    infer.PostConfig{TopK: mc.TopK, Threshold: float32(mc.Threshold), Softmax: mc.Softmax},
 		Norm:    norm, BGR: mc.Color == "bgr", Output: mc.Output,

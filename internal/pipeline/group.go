@@ -21,8 +21,13 @@ import (
 type group struct {
 	model *Model
 	units []*unit // slot i of a batch is units[i]
-	one   *stages // a session taking one crop
-	many  *stages // nil, or a session taking len(units) crops at once
+	// one is a session taking one crop: the group's own, or (with pool
+	// set) one of the model's shared sessions, borrowed at open for the
+	// tensors' shapes and the warm-up cost and given back. Invokes go
+	// through take and give.
+	one  *stages
+	pool *sessionPool
+	many *stages // nil, or a session taking len(units) crops at once
 	// Moving averages of one invoke (with conversion), per session.
 	costOne, costMany time.Duration
 	posts             []*infer.Postprocessor // per unit: its labels, top-k and threshold over one row of scores
@@ -48,12 +53,21 @@ const (
 // openGroup opens the sessions for units on m. Units' posts are built
 // from their thresholds; batch says whether to try a batch session.
 func openGroup(camera string, m *Model, units []*unit, batch string, log *slog.Logger) (*group, error) {
-	one, err := openStages(camera, m)
+	var one *stages
+	var err error
+	if m.pool != nil {
+		one, err = m.pool.get(camera)
+	} else {
+		one, err = openStages(camera, m)
+	}
 	if err != nil {
 		return nil, err
 	}
-	g := &group{model: m, units: units, one: one, costOne: one.cost,
+	g := &group{model: m, units: units, one: one, pool: m.pool, costOne: one.cost,
 		inBytes: len(one.sess.InputBuffer(0)), outBytes: len(one.sess.OutputBuffer(m.Out))}
+	if g.pool != nil {
+		defer g.pool.put(one)
+	}
 	for _, u := range units {
 		post := m.Post
 		post.Threshold = max(post.Threshold, u.threshold)
@@ -146,10 +160,26 @@ func (g *group) batched(due int) bool {
 	return g.many != nil && due > 1 && (g.force || g.costMany < time.Duration(due)*g.costOne)
 }
 
-// close closes the group's sessions.
+// take gives the session for a frame's single crops: the group's own, or
+// one borrowed from the model's pool (waiting while all are busy). Hand
+// it back with give once its outputs are read.
+func (g *group) take(camera string) (*stages, error) {
+	if g.pool == nil {
+		return g.one, nil
+	}
+	return g.pool.get(camera)
+}
+
+func (g *group) give(st *stages) {
+	if g.pool != nil {
+		g.pool.put(st)
+	}
+}
+
+// close closes the group's sessions (a pool's belong to its model).
 func (g *group) close() error {
 	var errs []error
-	if g.one != nil {
+	if g.one != nil && g.pool == nil {
 		errs = append(errs, g.one.sess.Close())
 	}
 	if g.many != nil {

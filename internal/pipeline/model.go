@@ -27,6 +27,9 @@ type ModelSpec struct {
 	Norm       preprocess.Norm
 	BGR        bool
 	Output     string // the class-score output's name or index; "" when the model has one output
+	// Pool is how many sessions the cameras running the model share (see
+	// infer.PoolSize); 0 gives each camera (each region group) its own.
+	Pool int
 }
 
 // Model is a loaded model shared by the cameras that use it.
@@ -41,7 +44,8 @@ type Model struct {
 	BGR    bool
 	Out    int // index of the class-score output
 
-	l *infer.Loaded // shared with every Model on the same bytes and options
+	l    *infer.Loaded // shared with every Model on the same bytes and options
+	pool *sessionPool  // nil: a session per camera
 }
 
 // LoadModel loads a model through reg (the file is read once; a file
@@ -65,13 +69,20 @@ func newModel(l *infer.Loaded, spec ModelSpec) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Pool < 0 || spec.Pool > infer.MaxPool {
+		return nil, fmt.Errorf("model %q: pool of %d sessions is not between 0 and %d", spec.Name, spec.Pool, infer.MaxPool)
+	}
 	post := spec.Post
 	post.Labels = labels
-	return &Model{
+	m := &Model{
 		Name: spec.Name, Path: spec.Path, Info: l.Info, Labels: labels, Post: post,
 		Norm: spec.Norm, BGR: spec.BGR, Out: out, l: l,
 		Ref: result.ModelRef{Name: spec.Name, SHA256: l.SHA256[:12]},
-	}, nil
+	}
+	if spec.Pool > 0 {
+		m.pool = newSessionPool(m, spec.Pool)
+	}
+	return m, nil
 }
 
 // CheckModel runs LoadModel's checks on spec without a runtime: the file
@@ -146,15 +157,40 @@ func scoreOutput(outs []modelfile.Tensor, spec ModelSpec) (int, error) {
 // same options, labels and pre- and post-processing: a reload that loads
 // o where m runs changes nothing.
 func (m *Model) Same(o *Model) bool {
-	return m.l == o.l && m.Name == o.Name && m.Path == o.Path && m.BGR == o.BGR && m.Norm == o.Norm && m.Out == o.Out &&
+	return m.l == o.l && m.PoolSize() == o.PoolSize() && m.Name == o.Name && m.Path == o.Path && m.BGR == o.BGR && m.Norm == o.Norm && m.Out == o.Out &&
 		slices.Equal(m.Labels, o.Labels) && reflect.DeepEqual(m.Post, o.Post)
 }
 
 // SHA256 is the hex sha256 of the model file's bytes.
 func (m *Model) SHA256() string { return m.l.SHA256 }
 
-// Close releases the model; close it after every pipeline using it.
-func (m *Model) Close() error { return m.l.Release() }
+// PoolSize is the number of sessions the model's cameras share; 0 when
+// each camera has its own.
+func (m *Model) PoolSize() int {
+	if m.pool == nil {
+		return 0
+	}
+	return m.pool.size
+}
+
+// PoolOpen is how many of the pool's sessions are open (they open as
+// cameras need them); 0 without a pool.
+func (m *Model) PoolOpen() int {
+	if m.pool == nil {
+		return 0
+	}
+	return m.pool.opened()
+}
+
+// Close closes the model's shared sessions and releases the model; close
+// it after every pipeline using it.
+func (m *Model) Close() error {
+	var err error
+	if m.pool != nil {
+		err = m.pool.close()
+	}
+	return errors.Join(err, m.l.Release())
+}
 
 // ReadLabels reads a labels file: one label per line, blank trailing lines
 // ignored.

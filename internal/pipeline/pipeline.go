@@ -1,7 +1,9 @@
 // Package pipeline runs edged's per-camera data path: capture → preprocess →
 // infer → decide → publish. Each camera has its own capture goroutine, its
-// own inference session and its own publishing goroutine, so a slow or
-// broken camera never stalls the others, and capture overlaps inference.
+// own infer loop and its own publishing goroutine, so a slow or broken
+// camera never stalls the others, and capture overlaps inference. The
+// cameras on one model share its sessions when the model has a pool
+// (pool.go), or each opens its own.
 package pipeline
 
 import (

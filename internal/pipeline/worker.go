@@ -396,25 +396,35 @@ func (w *worker) inferFrame(f *camera.Frame, items []item) map[*unit]error {
 			}
 			continue
 		}
+		st, err := g.take(w.name)
+		if err != nil {
+			for _, it := range items {
+				if it.u.grp == g {
+					fail(it.u, err)
+				}
+			}
+			continue
+		}
 		for _, it := range items {
 			if it.u.grp != g {
 				continue
 			}
 			t0 := time.Now()
-			err := g.one.conv.Convert(g.one.sess.InputBuffer(0), f.Views[it.u.view])
+			err := st.conv.Convert(st.sess.InputBuffer(0), f.Views[it.u.view])
 			t1 := time.Now()
 			if err == nil {
-				err = g.one.sess.Invoke()
+				err = st.sess.Invoke()
 			}
 			t2 := time.Now()
 			g.costOne = ema(g.costOne, t2.Sub(t0))
 			if err == nil {
-				err = w.fill(it, f, g.one.sess.OutputBuffer(g.model.Out), t1.Sub(t0), t2.Sub(t1))
+				err = w.fill(it, f, st.sess.OutputBuffer(g.model.Out), t1.Sub(t0), t2.Sub(t1))
 			}
 			if err != nil {
 				fail(it.u, err)
 			}
 		}
+		g.give(st)
 	}
 	return failed
 }

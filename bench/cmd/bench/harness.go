@@ -64,9 +64,27 @@ func (h *harness) limit(ctx context.Context, threads int) (measurement, error) {
 
 // limitN runs invokelimit at threads for n invocations.
 func (h *harness) limitN(ctx context.Context, threads, n int) (measurement, error) {
+	return h.invokeLimit(ctx, limitRun{threads: threads, sessions: 1, batch: 1}, n)
+}
+
+// limitRun is one invokelimit configuration: sessions invoking at once,
+// each with threads threads and batch images per invoke, on engine (""
+// for the bench's).
+type limitRun struct {
+	threads, sessions, batch int
+	engine                   string
+}
+
+// invokeLimit runs invokelimit as lr says, n invocations per session.
+func (h *harness) invokeLimit(ctx context.Context, lr limitRun, n int) (measurement, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.o.timeout)
 	defer cancel()
-	args := []string{"-model", h.o.model, "-threads", strconv.Itoa(threads), "-n", strconv.Itoa(n), "-engine", h.o.engine}
+	engine := lr.engine
+	if engine == "" {
+		engine = h.o.engine
+	}
+	args := []string{"-model", h.o.model, "-threads", strconv.Itoa(lr.threads), "-n", strconv.Itoa(n), "-engine", engine,
+		"-sessions", strconv.Itoa(max(lr.sessions, 1)), "-batch", strconv.Itoa(max(lr.batch, 1))}
 	if h.o.tfliteLib != "" {
 		args = append(args, "-tflite-lib", h.o.tfliteLib)
 	}
@@ -75,7 +93,7 @@ func (h *harness) limitN(ctx context.Context, threads, n int) (measurement, erro
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return measurement{}, fmt.Errorf("%s: %w: %s", h.o.invokelimit, err, stderr.String())
+		return measurement{}, fmt.Errorf("%s: %w: %s", h.o.invokelimit, err, lastLines(stderr.String(), 3))
 	}
 	var r struct {
 		Engine string  `json:"engine"`
@@ -89,25 +107,35 @@ func (h *harness) limitN(ctx context.Context, threads, n int) (measurement, erro
 		return measurement{}, fmt.Errorf("invokelimit output %q: %w", out, err)
 	}
 	h.log.Info("limit engine", "engine", r.Engine)
-	return measurement{Kind: "limit", Cameras: 1, Threads: threads, Frames: r.N, FPS: r.FPS, P50ms: r.P50ms, P99ms: r.P99ms, InferP50ms: r.P50ms, CPUPerFrameMs: r.CPUms}, nil
+	return measurement{Kind: "limit", Cameras: 1, Threads: lr.threads, Frames: r.N, FPS: r.FPS, P50ms: r.P50ms, P99ms: r.P99ms, InferP50ms: r.P50ms, CPUPerFrameMs: r.CPUms}, nil
+}
+
+// lastLines is the last n lines of s (a runtime's stderr is mostly its
+// banner).
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // edged runs the daemon on input with cameras cameras (each reading the
 // same file) and threads inference threads, every frame published to the
 // bench's mosquitto, and stops it once every result arrived.
 func (h *harness) edged(ctx context.Context, input string, cameras, threads int) (measurement, error) {
-	return h.edgedRun(ctx, input, cameras, threads, true)
+	return h.edgedRun(ctx, input, cameras, threads, true, "")
 }
 
 // edgedNoQueue is edged with its persistent queue off (queue.enabled
 // false): results go straight to the broker, as before the queue existed.
 func (h *harness) edgedNoQueue(ctx context.Context, input string) (measurement, error) {
-	m, err := h.edgedRun(ctx, input, 1, 1, false)
+	m, err := h.edgedRun(ctx, input, 1, 1, false, "")
 	m.Kind = "edged-noqueue"
 	return m, err
 }
 
-func (h *harness) edgedRun(ctx context.Context, input string, cameras, threads int, queue bool) (measurement, error) {
+// edgedRun is edged on input with cameras cameras, threads inference
+// threads, the queue on or off and the model's pool setting ("": the
+// default).
+func (h *harness) edgedRun(ctx context.Context, input string, cameras, threads int, queue bool, pool string) (measurement, error) {
 	h.n++
 	dir, err := filepath.Abs(filepath.Join(h.o.out, fmt.Sprintf("run-%02d-edged", h.n)))
 	if err != nil {
@@ -137,7 +165,11 @@ func (h *harness) edgedRun(ctx context.Context, input string, cameras, threads i
 	fmt.Fprintf(&cfg, "device: edged\nlog: {level: warn, format: text}\nhttp: {addr: \"127.0.0.1:%d\"}\n", port)
 	fmt.Fprintf(&cfg, "broker: {url: \"tcp://%s\", qos: 1, topic_prefix: bench, client_id: bench-edged-%d}\n", h.broker.addr, h.n)
 	fmt.Fprintf(&cfg, "queue: {enabled: %v, path: %q}\n", queue, filepath.Join(dir, "queue.db"))
-	fmt.Fprintf(&cfg, "models:\n  - {name: default, path: %q, threads: %d}\ncameras:\n", model, threads)
+	poolKey := ""
+	if pool != "" {
+		poolKey = fmt.Sprintf(", pool: %s", pool)
+	}
+	fmt.Fprintf(&cfg, "models:\n  - {name: default, path: %q, threads: %d%s}\ncameras:\n", model, threads, poolKey)
 	for c := 0; c < cameras; c++ {
 		fmt.Fprintf(&cfg, "  - {name: cam%d, source: %q, fps: 0, loop: false, publish: {mode: every}}\n", c, src)
 	}

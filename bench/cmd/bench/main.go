@@ -40,6 +40,7 @@ type options struct {
 	live        bool // the live-stream section (live.go)
 	lo          liveOptions
 	view        bool // the live view's cost (view.go)
+	pool        bool // cameras per core (pool.go)
 	vo          viewOptions
 }
 
@@ -68,6 +69,7 @@ func main() {
 	o.lo.size = frameSize{1920, 1080}
 	flag.Var(&o.lo.size, "live-size", "the live stream's frame size, WxH")
 	flag.DurationVar(&o.lo.segment, "live-photo", 4*time.Second, "how long each photo is on the live stream")
+	flag.BoolVar(&o.pool, "pool", true, "run the cameras-per-core section: 4 cameras with and without the shared inference pool, beside the runtime's ceilings")
 	flag.BoolVar(&o.view, "view", true, "run the live view's section: CPU per frame with no viewer, one viewer, sample keeping")
 	flag.DurationVar(&o.vo.seconds, "view-seconds", 12*time.Second, "how long each view contender runs")
 	flag.Float64Var(&o.vo.fps, "view-fps", 10, "the camera's rate in the view section")
@@ -160,6 +162,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 	}
 	rep := summarize(runs)
+	if o.pool {
+		pr, err := runPool(ctx, h, o.reps)
+		if err != nil {
+			return err
+		}
+		rep.Pool = &pr
+	}
 	if o.live {
 		lr, err := runLive(ctx, h, o.lo)
 		if err != nil {
@@ -189,6 +198,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	if o.main {
 		printTable(os.Stdout, rep)
+	}
+	if rep.Pool != nil {
+		printPool(os.Stdout, *rep.Pool)
 	}
 	if rep.Live != nil {
 		printLive(os.Stdout, *rep.Live)

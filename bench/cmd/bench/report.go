@@ -27,6 +27,7 @@ type report struct {
 	Seconds     float64            `json:"seconds"`
 	Live        *liveReport        `json:"live,omitempty"` // the live-stream section
 	View        *viewReport        `json:"view,omitempty"` // the live view's cost (view.go)
+	Pool        *poolReport        `json:"pool,omitempty"` // cameras per core (pool.go)
 }
 
 // group is every run of one contender and configuration: the median of
