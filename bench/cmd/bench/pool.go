@@ -100,7 +100,7 @@ func runPool(ctx context.Context, h *harness, reps int) (poolReport, error) {
 			return 0
 		}
 		slices.Sort(vs)
-		return vs[len(vs)/2]
+		return median(vs)
 	}
 	rep.MedianFPS, rep.MedianCPUms, rep.MedianRSSMB, rep.Ratios = map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}
 	for _, c := range poolContenders {
