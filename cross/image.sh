@@ -2,9 +2,11 @@
 # image.sh: the edged container image for $ARCH (amd64 or arm64) from
 # Debian bookworm packages and edged's .deb ($DEB), with no base image:
 #
-#   1. a minbase root with the .deb's Depends (mmdebstrap), cached as
+#   1. a minbase root with the .deb's Depends and Recommends (GStreamer's
+#      plugins; mmdebstrap), cached as
 #      build/pkgtest/rootfs-<arch>-<key>.tar.gz, the same cache (and key:
-#      a hash of the Depends names) the arm64 package test uses;
+#      a hash of the package names, cross/userland.sh) the arm64 package
+#      test uses;
 #   2. the edged user and group with the fixed id 970, then the .deb
 #      installed with dpkg (for arm64 under qemu-user), the container's
 #      default config and the demo video added, and what a container never
@@ -31,7 +33,8 @@ t0=$(date +%s)
 
 cache=build/pkgtest
 mkdir -p "$cache"
-pkgs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -v '^$' | sort -u | paste -sd, -)
+. cross/userland.sh
+pkgs=$(userland_packages "$deb")
 [ -n "$pkgs" ] || { echo "image: no Depends read from $deb" >&2; exit 1; }
 key=$(printf 'bookworm minbase %s %s\n' "$arch" "$pkgs" | sha256sum | cut -c1-16)
 tarball=$cache/rootfs-$arch-$key.tar.gz

@@ -9,7 +9,8 @@
 #
 # The userland with the package's dependencies already installed is cached
 # as build/pkgtest/rootfs-arm64-<key>.tar.gz, the key a hash of the
-# Depends package names: a re-run only unpacks it.
+# Depends and Recommends package names (cross/userland.sh, shared with the
+# container image): a re-run only unpacks it.
 set -eu
 
 deb=${DEB:?DEB=path of the arm64 .deb}
@@ -19,7 +20,8 @@ need_binfmt arm64 test-package-arm64
 
 cache=build/pkgtest
 mkdir -p "$cache"
-pkgs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -v '^$' | sort -u | paste -sd, -)
+. cross/userland.sh
+pkgs=$(userland_packages "$deb")
 [ -n "$pkgs" ] || { echo "test-package-arm64: no Depends read from $deb" >&2; exit 1; }
 key=$(printf 'bookworm minbase arm64 %s\n' "$pkgs" | sha256sum | cut -c1-16)
 tarball=$cache/rootfs-arm64-$key.tar.gz

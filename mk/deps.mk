@@ -53,9 +53,12 @@ DEPS_bench    := python3-venv python3-pip mosquitto ffmpeg gir1.2-gst-rtsp-serve
 # fresh: make check-fresh builds a bookworm root and runs the README there.
 DEPS_fresh    := mmdebstrap git util-linux
 # image: the container images (mmdebstrap root, podman build) and their
-# test (podman with runc, arm64 under qemu-user, mosquitto on the host).
+# test (podman with runc, arm64 under qemu-user, mosquitto on the host, and
+# an RTSP camera: GStreamer's RTSP server serving H.264 that ffmpeg makes
+# from an opencv-doc photo).
 DEPS_image    := podman runc mmdebstrap arch-test qemu-user-static binfmt-support \
-	mosquitto mosquitto-clients python3 python3-venv
+	mosquitto mosquitto-clients python3 python3-venv \
+	ffmpeg opencv-doc gir1.2-gst-rtsp-server-1.0 python3-gi $(DEPS_gst)
 
 # firmware: the bootable images (mmdebstrap root, FAT and ext4 made without
 # mounting, a GPT disk) and their boot test (qemu-system with UEFI

@@ -134,6 +134,7 @@ type Camera struct {
 	raw        gocv.Mat
 	resized    gocv.Mat
 	boxed      gocv.Mat
+	halves     [2]gocv.Mat // a large crop halved in turn before its last resize (shrink)
 	plannedFor image.Point
 	tooLarge   image.Point       // the last frame size found above MaxPixels (logged once)
 	planErr    error             // the plan for plannedFor failed (ROI outside the frame)
@@ -194,7 +195,8 @@ func New(cfg Config, log *slog.Logger) (*Camera, error) {
 	}
 	c := &Camera{cfg: cfg, src: src, log: log.With("source", cfg.Source, "kind", src.Kind.String()),
 		pool: make(chan *Frame, 3), ready: make(chan *Frame, 1), ended: make(chan struct{}), taken: make(chan struct{}, 1),
-		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat()}
+		raw: gocv.NewMat(), resized: gocv.NewMat(), boxed: gocv.NewMat(),
+		halves: [2]gocv.Mat{gocv.NewMat(), gocv.NewMat()}}
 	c.in = newInput(src, cfg.Spec, cfg.MaxPixels, so, c.log)
 	c.folder, _ = c.in.(*folderInput)
 	c.video, _ = c.in.(*videoInput)
@@ -286,6 +288,11 @@ func (c *Camera) Run(ctx context.Context) error {
 			continue
 		}
 		c.keys.opened(c)
+		if c.video != nil {
+			c.mu.Lock()
+			c.status.Decoder = c.video.decoder()
+			c.mu.Unlock()
+		}
 		c.setState(result.Streaming, nil)
 		c.plannedFor, c.planErr = image.Point{}, nil // re-plan (and re-report) the new stream's frames
 		opened := time.Now()
@@ -540,6 +547,8 @@ func (c *Camera) Close() error {
 		c.raw.Close()
 		c.resized.Close()
 		c.boxed.Close()
+		c.halves[0].Close()
+		c.halves[1].Close()
 		c.closeSnapshots()
 	})
 	return nil

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,6 +44,7 @@ type streamOptions struct {
 	transport string
 	decoder   string
 	scale     int
+	fresh     bool // no FPS cap: every frame may be inferred, the newest at once
 }
 
 // newInput returns the input for src.
@@ -62,7 +65,7 @@ func newInput(src Source, spec preprocess.Spec, maxPixels int, so streamOptions,
 			api = gocv.VideoCaptureGstreamer
 		}
 		// want is chosen before each open (Camera.chooseDecode).
-		return &videoInput{src: src, api: api, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed, opts: so}
+		return &videoInput{src: src, api: api, maxRun: maxStreamCorruptRun, slowFails: true, failed: errReadFailed, opts: so, log: log}
 	default:
 		// A corrupt frame fails one read and the next one succeeds; the
 		// end of the file fails every read. Only a run of failures is the
@@ -97,7 +100,12 @@ type videoInput struct {
 	failed    error // what a failed read means: errEnd (files) or errReadFailed
 	opts      streamOptions
 	want      Decode // streams: what the next Open decodes (DecodeAll or DecodeKeyframes)
+	log       *slog.Logger
 	vc        *vcap.Capture
+	gst       bool     // vc is GStreamer's: its grabs wait on grabLoop, with a timeout
+	i420      bool     // vc gives I420 frames, converted to BGR by Retrieve
+	yuv       gocv.Mat // Retrieve's I420 frame, while i420
+	noGst     bool     // GStreamer could not open the stream when FFmpeg could: FFmpeg from then on
 	// GStreamer grabs run on grabLoop's goroutine, so that a stalled one
 	// can be given up (grab).
 	grabs       chan *vcap.Capture
@@ -108,6 +116,30 @@ type videoInput struct {
 
 // keyframes reports whether the open source decodes key frames only.
 func (v *videoInput) keyframes() bool { return v.src.Kind == Stream && v.want == DecodeKeyframes }
+
+// fullThroughGStreamer reports whether the next Open decodes every frame
+// of an RTSP stream through GStreamer (fullPipeline): for a camera without
+// an FPS cap, which takes the newest frame whenever inference is free, so
+// that a frame comes out of the decoder as soon as it is decoded; unless
+// an FFmpeg decoder is asked for, or GStreamer failed where FFmpeg did
+// not. With a cap, FFmpeg decodes (about 6% less CPU at 1080p, where
+// GStreamer's decoder copies each frame once more: docs/streams.md).
+func (v *videoInput) fullThroughGStreamer() bool {
+	return v.src.Kind == Stream && v.want == DecodeAll && v.opts.fresh && isRTSP(v.src.Raw) && v.opts.decoder == "" && !v.noGst
+}
+
+// decoder is the backend of the open source: "gstreamer" or "ffmpeg"
+// for a stream, "" for anything else or while closed.
+func (v *videoInput) decoder() string {
+	switch {
+	case v.vc == nil || v.src.Kind != Stream:
+		return ""
+	case v.gst:
+		return "gstreamer"
+	default:
+		return "ffmpeg"
+	}
+}
 
 func (v *videoInput) Open() error {
 	if v.src.Kind == File && !regular(v.src.Raw, nil) {
@@ -121,37 +153,42 @@ func (v *videoInput) Open() error {
 	}
 	var vc *vcap.Capture
 	var err error
+	gst, i420 := false, false
 	switch {
 	case v.src.Kind == Device && v.src.Index >= 0:
 		vc, err = vcap.OpenIndex(v.src.Index, gocv.VideoCaptureAny)
 	case v.keyframes():
-		vc, err = vcap.Open(keyframePipeline(v.src.Raw, v.opts.transport, v.opts.scale), gocv.VideoCaptureGstreamer)
+		if err := reachable(v.src.Raw); err != nil {
+			return err
+		}
+		vc, err = openGStreamer(keyframePipeline(v.src.Raw, v.opts.transport, v.opts.scale))
 		if err != nil {
 			return fmt.Errorf("open stream %s for key frames through GStreamer: %w (GStreamer's own message is in the log at debug level; it needs gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad and gstreamer1.0-libav, or set decode: all)", v.src.Raw, err)
 		}
+		gst = true
 	case v.src.Kind == Pipeline:
-		vc, err = vcap.Open(v.src.Raw, gocv.VideoCaptureGstreamer)
+		vc, err = openGStreamer(v.src.Raw)
 		if err != nil {
 			return fmt.Errorf("start GStreamer pipeline %q: %w (GStreamer's own message is in the log at debug level: a missing element or a pipeline that does not link)", v.src.Raw, err)
 		}
-	default:
-		set := map[string]string{}
-		if v.opts.transport != "" {
-			set["rtsp_transport"] = v.opts.transport
-		}
-		if v.opts.decoder != "" {
-			set["video_codec"] = v.opts.decoder
-		}
-		var params []int
-		if v.src.Kind == Stream {
-			// OpenCV's own timeouts, which hold whatever FFmpeg's protocol
-			// does with its options: a stalled stream fails a read.
-			params = []int{vcap.PropOpenTimeoutMsec, streamOpenTimeout, vcap.PropReadTimeoutMsec, streamReadTimeout}
-		}
-		err = withFFmpegOptions(set, func() error {
-			vc, err = vcap.Open(v.src.Raw, v.api, params...)
+		gst = true
+	case v.fullThroughGStreamer():
+		if err := reachable(v.src.Raw); err != nil {
 			return err
-		})
+		}
+		vc, err = openGStreamer(fullPipeline(v.src.Raw, v.opts.transport))
+		gst, i420 = err == nil, err == nil
+		if err != nil {
+			gerr := err
+			if vc, err = v.openFFmpeg(); err == nil {
+				// The stream is there, and GStreamer cannot read it (its
+				// plugins are missing, or the codec is not one it has).
+				v.noGst = true
+				v.log.Warn("decoding every frame through FFmpeg: GStreamer could not open the stream (it needs gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad and gstreamer1.0-libav); FFmpeg's decoder is a frame or two later", "gstreamer_err", gerr)
+			}
+		}
+	default:
+		vc, err = v.openFFmpeg()
 		if err != nil && v.opts.decoder != "" {
 			return fmt.Errorf("open %s %s with FFmpeg decoder %s: %w (is the decoder in this FFmpeg build, and its device present?)", v.src.Kind, v.src.Raw, v.opts.decoder, err)
 		}
@@ -166,8 +203,92 @@ func (v *videoInput) Open() error {
 		}
 		return fmt.Errorf("open %s %s: %w", v.src.Kind, v.src.Raw, err)
 	}
-	v.vc = vc
+	v.vc, v.gst, v.i420 = vc, gst, i420
 	return nil
+}
+
+// gstOpenTimeout is how long a GStreamer pipeline may take to start.
+const gstOpenTimeout = 20 * time.Second
+
+// openGStreamer starts pipeline through OpenCV's GStreamer backend. OpenCV
+// 4.6 waits for the pipeline to start without a limit, and misses an
+// error that rtspsrc posts early (a server that refuses the connection):
+// the open then never returns. After gstOpenTimeout the open is given up:
+// it goes on in a goroutine of its own, which closes the capture if the
+// open ever returns (its thread and memory are held until then), and the
+// camera tries again after its backoff. reachable keeps the usual case,
+// a camera that is down, from getting this far.
+func openGStreamer(pipeline string) (*vcap.Capture, error) {
+	type opened struct {
+		vc  *vcap.Capture
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		vc, err := vcap.Open(pipeline, gocv.VideoCaptureGstreamer)
+		done <- opened{vc, err}
+	}()
+	t := time.NewTimer(gstOpenTimeout)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o.vc, o.err
+	case <-t.C:
+		go func() {
+			if o := <-done; o.vc != nil {
+				o.vc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("GStreamer did not start the pipeline in %v (given up)", gstOpenTimeout)
+	}
+}
+
+// reachable checks that a stream's server accepts a TCP connection, before
+// GStreamer is asked to open it (openGStreamer).
+func reachable(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil // GStreamer says what is wrong with it
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"rtsp": "554", "rtsps": "322", "http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	if port == "" {
+		return nil
+	}
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(u.Hostname(), port), streamReadTimeout*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("open stream %s: %w", u.Redacted(), err)
+	}
+	conn.Close()
+	return nil
+}
+
+// openFFmpeg opens the source through OpenCV's FFmpeg backend (or the
+// input's own API), with the camera's FFmpeg options and, for a stream,
+// OpenCV's open and read timeouts.
+func (v *videoInput) openFFmpeg() (*vcap.Capture, error) {
+	set := map[string]string{}
+	if v.opts.transport != "" {
+		set["rtsp_transport"] = v.opts.transport
+	}
+	if v.opts.decoder != "" {
+		set["video_codec"] = v.opts.decoder
+	}
+	var params []int
+	if v.src.Kind == Stream {
+		// OpenCV's own timeouts, which hold whatever FFmpeg's protocol
+		// does with its options: a stalled stream fails a read.
+		params = []int{vcap.PropOpenTimeoutMsec, streamOpenTimeout, vcap.PropReadTimeoutMsec, streamReadTimeout}
+	}
+	var vc *vcap.Capture
+	err := withFFmpegOptions(set, func() error {
+		var err error
+		vc, err = vcap.Open(v.src.Raw, v.api, params...)
+		return err
+	})
+	return vc, err
 }
 
 // fileSize is the size of the file at path, or -1.
@@ -262,7 +383,7 @@ func (v *videoInput) Grab() (int, error) {
 // of its own, which closes the capture if the grab ever returns, and the
 // camera reopens the source.
 func (v *videoInput) grab() (bool, error) {
-	if v.src.Kind != Pipeline && !v.keyframes() {
+	if !v.gst {
 		return v.vc.Grab(), nil
 	}
 	if v.grabs == nil {
@@ -307,6 +428,11 @@ func (v *videoInput) grabTimeout() time.Duration {
 	if v.src.Kind == Pipeline {
 		return pipelineGrabTimeout
 	}
+	if !v.keyframes() {
+		// Every frame: the stream read timeout, and a second for the
+		// decoder.
+		return streamReadTimeout*time.Millisecond + time.Second
+	}
 	gap := 10 * time.Second
 	if v.keyInterval > 0 {
 		gap = v.keyInterval
@@ -326,9 +452,23 @@ func (v *videoInput) Retrieve(raw *gocv.Mat) error {
 	if v.vc == nil {
 		return errors.New("source is not open")
 	}
-	if !v.vc.Retrieve(raw) {
+	if !v.i420 {
+		if !v.vc.Retrieve(raw) {
+			return errSkip
+		}
+		return nil
+	}
+	if v.yuv.Ptr() == nil {
+		v.yuv = gocv.NewMat()
+	}
+	if !v.vc.Retrieve(&v.yuv) {
 		return errSkip
 	}
+	// OpenCV gives an I420 frame as one plane, its height 3/2 the frame's.
+	if v.yuv.Type() != gocv.MatTypeCV8UC1 || v.yuv.Rows()%3 != 0 || v.yuv.Cols()%2 != 0 {
+		return errSkip
+	}
+	gocv.CvtColor(v.yuv, raw, gocv.ColorYUVToBGRIYUV)
 	return nil
 }
 
@@ -344,6 +484,10 @@ func (v *videoInput) Close() {
 	if v.vc != nil {
 		v.vc.Close()
 		v.vc = nil
+	}
+	if v.yuv.Ptr() != nil {
+		v.yuv.Close()
+		v.yuv = gocv.Mat{}
 	}
 	if v.grabs != nil {
 		close(v.grabs)

@@ -48,20 +48,41 @@ var Transports = []string{"tcp", "udp"}
 // scaled down to before the BGR conversion (scaleStep).
 func keyframePipeline(url, transport string, scale int) string {
 	var b strings.Builder
-	if lower := strings.ToLower(url); strings.HasPrefix(lower, "rtsp://") || strings.HasPrefix(lower, "rtsps://") {
+	b.WriteString(streamSource(url, transport))
+	b.WriteString("parsebin ! identity drop-buffer-flags=delta-unit ! decodebin ! ")
+	b.WriteString(scaleStep(scale))
+	b.WriteString("videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1 sync=false")
+	return b.String()
+}
+
+// fullPipeline is the GStreamer pipeline that decodes every frame of the
+// RTSP stream at url. GStreamer's libav decoder decodes a live stream
+// slice-threaded, so a frame comes out as soon as it is decoded, where
+// OpenCV 4.6's FFmpeg backend decodes frame-threaded, a frame per extra
+// thread behind (about 40 ms more label lag at 30 fps: docs/streams.md).
+// Frames leave the pipeline as I420, as the decoder makes them; only a
+// frame edged keeps is converted to BGR (videoInput.Retrieve).
+func fullPipeline(url, transport string) string {
+	return streamSource(url, transport) + "parsebin ! decodebin ! videoconvert ! video/x-raw,format=I420 ! appsink drop=true max-buffers=1 sync=false"
+}
+
+// streamSource is the GStreamer source element for the stream at url.
+func streamSource(url, transport string) string {
+	if isRTSP(url) {
 		if transport == "" {
 			transport = "tcp"
 		}
 		// tcp-timeout and timeout (µs): no data for 5 s is an error
 		// rather than a read that waits for ever.
-		fmt.Fprintf(&b, "rtspsrc location=%s protocols=%s latency=0 tcp-timeout=5000000 timeout=5000000 ! ", gstQuote(url), transport)
-	} else {
-		fmt.Fprintf(&b, "urisourcebin uri=%s ! ", gstQuote(url))
+		return fmt.Sprintf("rtspsrc location=%s protocols=%s latency=0 tcp-timeout=5000000 timeout=5000000 ! ", gstQuote(url), transport)
 	}
-	b.WriteString("parsebin ! identity drop-buffer-flags=delta-unit ! decodebin ! ")
-	b.WriteString(scaleStep(scale))
-	b.WriteString("videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1 sync=false")
-	return b.String()
+	return fmt.Sprintf("urisourcebin uri=%s ! ", gstQuote(url))
+}
+
+// isRTSP reports whether url is an rtsp:// or rtsps:// URL.
+func isRTSP(url string) bool {
+	lower := strings.ToLower(url)
+	return strings.HasPrefix(lower, "rtsp://") || strings.HasPrefix(lower, "rtsps://")
 }
 
 // scaleStep scales frames down to at most height rows, square pixels and
@@ -137,14 +158,14 @@ func mergeFFmpegOptions(opts string, set map[string]string) string {
 
 // streamOpts checks cfg's decoding choices against the source.
 func streamOpts(cfg Config, src Source) (streamOptions, error) {
-	so := streamOptions{decode: cfg.Decode, transport: cfg.Transport, decoder: cfg.Decoder}
+	so := streamOptions{decode: cfg.Decode, transport: cfg.Transport, decoder: cfg.Decoder, fresh: cfg.FPS == 0}
 	if so.decode == "" {
 		so.decode = DecodeAuto
 	}
 	if !slices.Contains(DecodeModes, string(so.decode)) {
 		return so, fmt.Errorf("decode %q: want one of %s", so.decode, strings.Join(DecodeModes, ", "))
 	}
-	rtsp := src.Kind == Stream && (strings.HasPrefix(strings.ToLower(src.Raw), "rtsp://") || strings.HasPrefix(strings.ToLower(src.Raw), "rtsps://"))
+	rtsp := src.Kind == Stream && isRTSP(src.Raw)
 	if so.transport != "" {
 		if !slices.Contains(Transports, so.transport) {
 			return so, fmt.Errorf("rtsp_transport %q: want tcp or udp", so.transport)

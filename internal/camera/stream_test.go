@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,8 +120,8 @@ func TestRTSPTransports(t *testing.T) {
 			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Transport: transport, Decode: DecodeAll})
 			r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 30 })
 			st := r.c.State()
-			if st.State != result.Streaming || st.Decode != "all" || st.Width != 640 || st.Height != 360 || st.Reconnects != 0 {
-				t.Errorf("state %+v, want streaming 640×360 frames, all decoded, no reconnect", st)
+			if st.State != result.Streaming || st.Decode != "all" || st.Decoder != "gstreamer" || st.Width != 640 || st.Height != 360 || st.Reconnects != 0 {
+				t.Errorf("state %+v, want streaming 640×360 frames, all decoded through GStreamer, no reconnect", st)
 			}
 		})
 	}
@@ -168,13 +169,26 @@ func TestRTSPAutoChooses(t *testing.T) {
 	}
 }
 
+// decodePaths are a stream's three ways through OpenCV: every frame
+// through GStreamer (no FPS cap) or FFmpeg (a cap), and key frames
+// through GStreamer.
+var decodePaths = []struct {
+	name   string
+	decode Decode
+	fps    float64
+}{
+	{"all-gstreamer", DecodeAll, 0},
+	{"all-ffmpeg", DecodeAll, 50},
+	{"keyframes", DecodeKeyframes, 0},
+}
+
 // TestRTSPServerDies: the camera reconnects when the server is killed
 // and comes back on the same port.
 func TestRTSPServerDies(t *testing.T) {
 	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 30, "orange.jpg"))
-	for _, mode := range []Decode{DecodeAll, DecodeKeyframes} {
-		t.Run(string(mode), func(t *testing.T) {
-			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: mode,
+	for _, tc := range decodePaths {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: tc.decode, FPS: tc.fps,
 				Backoff: Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond}})
 			r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 2 })
 			srv.Kill()
@@ -198,9 +212,9 @@ func TestRTSPStall(t *testing.T) {
 		t.Skip("waits out the stream timeout")
 	}
 	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 40, "orange.jpg"))
-	for _, mode := range []Decode{DecodeAll, DecodeKeyframes} {
-		t.Run(string(mode), func(t *testing.T) {
-			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: mode,
+	for _, tc := range decodePaths {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: tc.decode, FPS: tc.fps,
 				Backoff: Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond}})
 			r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 2 })
 			srv.Freeze()
@@ -216,9 +230,9 @@ func TestRTSPStall(t *testing.T) {
 }
 
 // TestRTSPResolutionChanges: a camera that switches from 640×360 to
-// 320×240 mid-stream keeps streaming. Key frames come through GStreamer at
-// the new size (here scaled to 64 high in the pipeline: 114×64, then
-// 85×64). OpenCV 4.6's FFmpeg backend scales the new frames to the
+// 320×240 mid-stream keeps streaming. Through GStreamer frames come at the
+// new size (key frames here scaled to 64 high in the pipeline: 114×64,
+// then 85×64). OpenCV 4.6's FFmpeg backend scales the new frames to the
 // stream's first size until it is reopened (docs/streams.md).
 func TestRTSPResolutionChanges(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cam.ts")
@@ -234,12 +248,20 @@ func TestRTSPResolutionChanges(t *testing.T) {
 			t.Errorf("state %+v, want streaming without a reconnect", st)
 		}
 	})
-	t.Run("all", func(t *testing.T) {
+	t.Run("all-gstreamer", func(t *testing.T) {
 		r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: DecodeAll})
+		r.wait(t, "streamed 640×360", 15*time.Second, func(s result.Status) bool { return s.Width == 640 && s.Height == 360 })
+		st := r.wait(t, "streamed 320×240", 15*time.Second, func(s result.Status) bool { return s.Width == 320 && s.Height == 240 })
+		if st.State != result.Streaming || st.Reconnects != 0 || st.DecodeErrors > 2 || st.Decoder != "gstreamer" {
+			t.Errorf("state %+v, want streaming through GStreamer without a reconnect", st)
+		}
+	})
+	t.Run("all-ffmpeg", func(t *testing.T) {
+		r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decode: DecodeAll, FPS: 50})
 		r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Width == 640 })
 		st := r.wait(t, "went on past the change", 15*time.Second, func(s result.Status) bool { return s.Captured > 5*30 })
-		if st.State != result.Streaming || st.Reconnects != 0 || st.DecodeErrors > 2 {
-			t.Errorf("state %+v, want streaming without a reconnect", st)
+		if st.State != result.Streaming || st.Reconnects != 0 || st.DecodeErrors > 2 || st.Decoder != "ffmpeg" {
+			t.Errorf("state %+v, want streaming through FFmpeg without a reconnect", st)
 		}
 	})
 }
@@ -285,13 +307,49 @@ func TestFFmpegDecoder(t *testing.T) {
 	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 20, "orange.jpg"))
 	r := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decoder: "h264"})
 	st := r.wait(t, "streamed", 15*time.Second, func(s result.Status) bool { return s.Captured >= 10 })
-	if st.Decode != "all" {
-		t.Errorf("state %+v, want decode all", st)
+	if st.Decode != "all" || st.Decoder != "ffmpeg" {
+		t.Errorf("state %+v, want decode all through FFmpeg", st)
 	}
 	bad := runCamera(t, Config{Source: srv.URL(), Spec: spec(), Decoder: "hevc", Backoff: Backoff{Initial: 50 * time.Millisecond}})
 	st = bad.wait(t, "failed to open", 15*time.Second, func(s result.Status) bool { return s.Reconnects >= 1 })
 	if !strings.Contains(st.LastError, "FFmpeg decoder hevc") {
 		t.Errorf("state %+v, want the decoder named", st)
+	}
+}
+
+// TestRTSPWithoutGStreamerPlugins: where GStreamer has no plugins to read
+// the stream, every frame is decoded through FFmpeg instead, in decode:
+// all and in decode: auto (which tries key frames through GStreamer
+// first). The cameras run in a child test process whose GStreamer finds
+// no plugins; the server runs here, with them.
+func TestRTSPWithoutGStreamerPlugins(t *testing.T) {
+	if url := os.Getenv("EDGED_TEST_NO_GST_URL"); url != "" {
+		for _, tc := range []struct {
+			name string
+			cfg  Config
+		}{
+			{"all", Config{Source: url, Spec: spec(), Decode: DecodeAll}},
+			{"auto", Config{Source: url, Spec: spec(), FPS: 2}},
+		} {
+			r := runCamera(t, tc.cfg)
+			st := r.wait(t, "streamed", 20*time.Second, func(s result.Status) bool { return s.Captured >= 5 })
+			if st.Decode != "all" || st.Decoder != "ffmpeg" || st.State != result.Streaming {
+				t.Errorf("%s: state %+v, want every frame decoded through FFmpeg", tc.name, st)
+			}
+		}
+		return
+	}
+	srv := rtsptest.Start(t, rtspVideo(t, "cam.mp4", 30, 30, "orange.jpg"))
+	empty := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestRTSPWithoutGStreamerPlugins$", "-test.v")
+	cmd.Env = append(os.Environ(), "EDGED_TEST_NO_GST_URL="+srv.URL(), "GST_PLUGIN_SYSTEM_PATH_1_0="+empty,
+		"GST_PLUGIN_PATH_1_0="+empty, "GST_REGISTRY_1_0="+filepath.Join(empty, "registry.bin"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child test: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "decoding every frame through FFmpeg") {
+		t.Errorf("child test did not log the fall back to FFmpeg:\n%s", out)
 	}
 }
 

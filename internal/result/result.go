@@ -78,6 +78,9 @@ type Status struct {
 	// (with decode: auto, what was chosen); KeyframeInterval the time
 	// between its key frames in seconds, where measured.
 	Decode string `json:"decode,omitempty"`
+	// Decoder is the OpenCV backend a network stream is decoded through:
+	// "gstreamer" or "ffmpeg".
+	Decoder string `json:"decoder,omitempty"`
 	// Width and Height are the size of the frames as they are decoded
 	// (after any scaling inside a GStreamer pipeline), once one came.
 	Width            int     `json:"frame_width,omitempty"`

@@ -36,6 +36,7 @@ type liveOptions struct {
 	reps    int
 	size    frameSize
 	segment time.Duration // each photo's time on screen
+	only    string        // kind@fps,…: only these contenders (all when empty)
 }
 
 // livePhotos switch in turn on the stream; each has a clear ImageNet top-1
@@ -107,6 +108,15 @@ func runLive(ctx context.Context, h *harness, lo liveOptions) (liveReport, error
 		// XNNPACK off (edged's TFLite engine: about 150 ms an invoke here;
 		// ai-edge-litert's: about 40 ms), both slower than a 33 ms frame.
 		{"edged-slow", 0}, {"python-slow", 0},
+	}
+	if lo.only != "" {
+		want := strings.Split(lo.only, ",")
+		order = slices.DeleteFunc(order, func(c liveContender) bool {
+			return !slices.Contains(want, c.kind+"@"+strconv.FormatFloat(c.fps, 'f', -1, 64))
+		})
+		if len(order) == 0 {
+			return liveReport{}, fmt.Errorf("-live-only %q: no such contender (kind@fps, e.g. edged@1)", lo.only)
+		}
 	}
 	var runs []liveRun
 	for rep := 0; rep < lo.reps; rep++ {

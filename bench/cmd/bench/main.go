@@ -69,6 +69,7 @@ func main() {
 	o.lo.size = frameSize{1920, 1080}
 	flag.Var(&o.lo.size, "live-size", "the live stream's frame size, WxH")
 	flag.DurationVar(&o.lo.segment, "live-photo", 4*time.Second, "how long each photo is on the live stream")
+	flag.StringVar(&o.lo.only, "live-only", "", "run only these live contenders: kind@fps, comma-separated (e.g. edged@1,ffmpeg-keyframes@0)")
 	flag.BoolVar(&o.pool, "pool", true, "run the cameras-per-core section: 4 cameras with and without the shared inference pool, beside the runtime's ceilings")
 	flag.BoolVar(&o.view, "view", true, "run the live view's section: CPU per frame with no viewer, one viewer, sample keeping")
 	flag.DurationVar(&o.vo.seconds, "view-seconds", 12*time.Second, "how long each view contender runs")
