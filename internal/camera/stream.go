@@ -229,9 +229,43 @@ type keyframeProbe struct {
 	mode     Decode // auto: the choice, kept over reopenings; "" until made
 	fallback bool   // auto: GStreamer did not open the stream; FFmpeg is tried
 	warned   bool   // keyframes: "too few for the FPS cap" was logged
-	ok       int    // intervals since the source opened short enough for the FPS cap
-	lastPos  float64
-	lastAt   time.Time
+	keyframeSpan
+}
+
+// keyframeSpan measures the interval between a stream's key frames since
+// it opened: the mean over all of them, so that one key frame held up by
+// the network or the decoder does not count as a long gap (on loopback a
+// 1 s interval was measured as 1.07 s from one pair of key frames).
+type keyframeSpan struct {
+	n                 int       // intervals seen
+	firstPos, lastPos float64   // stream positions (ms), 0 where there is none
+	firstAt, lastAt   time.Time // arrival times
+}
+
+// add records a key frame at stream position pos (ms; 0 where the stream
+// gives none) that arrived at at. It returns the interval from the key
+// frame before and the mean interval since the first, in seconds, each
+// from stream positions where the stream gives them and from arrival
+// times otherwise; n is 0 for the first key frame.
+func (s *keyframeSpan) add(pos float64, at time.Time) (last, mean float64, n int) {
+	if s.firstAt.IsZero() {
+		s.firstPos, s.firstAt, s.lastPos, s.lastAt = pos, at, pos, at
+		return 0, 0, 0
+	}
+	s.n++
+	last = seconds(s.lastPos, pos, s.lastAt, at)
+	mean = seconds(s.firstPos, pos, s.firstAt, at) / float64(s.n)
+	s.lastPos, s.lastAt = pos, at
+	return last, mean, s.n
+}
+
+// seconds is the time from (pos0, at0) to (pos1, at1): by stream position
+// (ms) where both have one and it moved forward, else by arrival.
+func seconds(pos0, pos1 float64, at0, at1 time.Time) float64 {
+	if pos0 > 0 && pos1 > pos0 {
+		return (pos1 - pos0) / 1000
+	}
+	return at1.Sub(at0).Seconds()
 }
 
 // chooseDecode sets what the next open of a stream decodes.
@@ -240,7 +274,7 @@ func (c *Camera) chooseDecode() {
 		return
 	}
 	k := &c.keys
-	k.ok, k.lastPos, k.lastAt = 0, 0, time.Time{}
+	k.keyframeSpan = keyframeSpan{}
 	want := c.video.opts.decode
 	if want == DecodeAuto {
 		switch {
@@ -287,47 +321,47 @@ func (k *keyframeProbe) opened(c *Camera) {
 // (its stream timestamp, or its arrival time where there is none). In
 // decode: auto it makes the choice: it reports true when the key frames
 // come less often than the FPS cap asks, and the stream is to be reopened
-// decoding every frame.
+// decoding every frame. The choice is made on the mean of the first three
+// intervals, or at once on one interval of more than twice the cap's
+// period, which no jitter explains.
 func (k *keyframeProbe) observe(c *Camera, at time.Time) bool {
-	pos := c.video.position()
-	prevPos, prevAt := k.lastPos, k.lastAt
-	k.lastPos, k.lastAt = pos, at
-	if prevAt.IsZero() {
+	last, mean, n := k.add(c.video.position(), at)
+	if n == 0 {
 		return false
 	}
-	d := (pos - prevPos) / 1000
-	if pos <= 0 || d <= 0 {
-		d = at.Sub(prevAt).Seconds()
-	}
-	c.video.keyInterval = time.Duration(d * float64(time.Second))
+	c.video.keyInterval = time.Duration(mean * float64(time.Second))
 	c.mu.Lock()
-	c.status.KeyframeInterval = math.Round(d*1000) / 1000
+	c.status.KeyframeInterval = math.Round(mean*1000) / 1000
 	c.mu.Unlock()
 	if c.cfg.FPS == 0 {
 		return false
 	}
-	short := d <= 1.05/c.cfg.FPS
+	period := 1 / c.cfg.FPS
+	decided := n >= keyframeIntervals || last > 2*period
+	short := mean <= 1.05*period && last <= 2*period
 	if c.video.opts.decode == DecodeKeyframes {
-		if !short && !k.warned {
+		if decided && !short && !k.warned {
 			k.warned = true
-			c.log.Warn("decode: keyframes gives fewer frames than the FPS cap asks", "keyframe_interval_s", d, "fps", c.cfg.FPS)
+			c.log.Warn("decode: keyframes gives fewer frames than the FPS cap asks", "keyframe_interval_s", mean, "fps", c.cfg.FPS)
 		}
 		return false
 	}
-	if k.mode != "" {
+	if k.mode != "" || !decided {
 		return false
 	}
 	if !short {
 		k.mode = DecodeAll
-		c.log.Info("decode: all frames: the stream's key frames are too far apart for the FPS cap", "keyframe_interval_s", d, "fps", c.cfg.FPS)
+		c.log.Info("decode: all frames: the stream's key frames are too far apart for the FPS cap", "keyframe_interval_s", mean, "fps", c.cfg.FPS)
 		return true
 	}
-	if k.ok++; k.ok >= 3 {
-		k.mode = DecodeKeyframes
-		c.log.Info("decode: key frames only: the FPS cap is at or below the stream's key-frame rate", "keyframe_interval_s", d, "fps", c.cfg.FPS)
-	}
+	k.mode = DecodeKeyframes
+	c.log.Info("decode: key frames only: the FPS cap is at or below the stream's key-frame rate", "keyframe_interval_s", mean, "fps", c.cfg.FPS)
 	return false
 }
+
+// keyframeIntervals is how many key-frame intervals decode: auto measures
+// before it chooses.
+const keyframeIntervals = 3
 
 // Preset is a GStreamer pipeline for a board's hardware decoder or camera,
 // filled in from a camera's source (an rtsp:// URL, or "csi" for a board

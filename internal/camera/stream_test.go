@@ -169,6 +169,40 @@ func TestRTSPAutoChooses(t *testing.T) {
 	}
 }
 
+// TestKeyframeSpan: the key-frame interval is the mean since the first
+// key frame, so one key frame that arrives late (1.07 s after the one
+// before, as seen on loopback) does not make a 1 s interval look too long
+// for a 1 fps cap; stream positions count over arrival times where the
+// stream gives them.
+func TestKeyframeSpan(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	for _, tc := range []struct {
+		name       string
+		pos, at    []float64 // pos in ms (0: none), arrival in s
+		last, mean float64
+	}{
+		{"arrival, one late", []float64{0, 0, 0, 0}, []float64{0, 1.07, 2.01, 3.0}, 0.99, 1.0},
+		{"arrival, late last", []float64{0, 0, 0}, []float64{0, 1.0, 2.14}, 1.14, 1.07},
+		{"positions over arrival", []float64{5000, 6000, 7000}, []float64{0, 1.3, 1.9}, 1.0, 1.0},
+		{"position going back", []float64{5000, 6000, 100}, []float64{0, 1.0, 2.0}, 1.0, 1.0},
+		{"far apart", []float64{0, 0}, []float64{0, 10}, 10, 10},
+	} {
+		var s keyframeSpan
+		if _, _, n := s.add(tc.pos[0], at(tc.at[0])); n != 0 {
+			t.Fatalf("%s: first key frame gave n=%d, want 0", tc.name, n)
+		}
+		var last, mean float64
+		var n int
+		for i := 1; i < len(tc.pos); i++ {
+			last, mean, n = s.add(tc.pos[i], at(tc.at[i]))
+		}
+		if n != len(tc.pos)-1 || math.Abs(last-tc.last) > 1e-9 || math.Abs(mean-tc.mean) > 1e-9 {
+			t.Errorf("%s: last %.3f mean %.3f after %d intervals, want %.3f and %.3f after %d", tc.name, last, mean, n, tc.last, tc.mean, len(tc.pos)-1)
+		}
+	}
+}
+
 // decodePaths are a stream's three ways through OpenCV: every frame
 // through GStreamer (no FPS cap) or FFmpeg (a cap), and key frames
 // through GStreamer.

@@ -560,6 +560,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			case <-d.opts.Reload:
 				sup.reloading()
 				d.rl.reload()
+				returnIdleHeap()
 				sup.reloaded()
 			}
 		}
