@@ -46,10 +46,9 @@ var livePhotos = []string{"orange.jpg", "baboon.jpg", "butterfly.jpg"}
 // liveStreamFPS is the stream's frame rate.
 const liveStreamFPS = 30
 
-// liveRun is one contender's run on the stream.
-type liveRun struct {
-	Kind    string  `json:"kind"` // edged, python, ffmpeg-all, ffmpeg-keyframes
-	FPS     float64 `json:"fps"`  // results a second asked for (0: as fast as possible)
+// liveFigures are what one run of a contender measures, and, in a
+// liveGroup, their medians over its runs.
+type liveFigures struct {
 	Cores   float64 `json:"cores"`
 	RSSMB   float64 `json:"rss_mb"`
 	AnonMB  float64 `json:"anon_mb"`
@@ -58,27 +57,28 @@ type liveRun struct {
 	InferMs float64 `json:"infer_p50_ms,omitempty"`
 	// InferCores is the invokes' own time in the measured window over
 	// its length: the cores that inference alone takes (one thread).
-	InferCores float64   `json:"infer_cores,omitempty"`
-	LagsMs     []float64 `json:"lags_ms,omitempty"` // per photo switch: capture of the first result with the new label, after the switch
+	InferCores float64 `json:"infer_cores,omitempty"`
+}
+
+// liveRun is one contender's run on the stream.
+type liveRun struct {
+	Kind string  `json:"kind"` // edged, python, ffmpeg-all, ffmpeg-keyframes
+	FPS  float64 `json:"fps"`  // results a second asked for (0: as fast as possible)
+	liveFigures
+	LagsMs []float64 `json:"lags_ms,omitempty"` // per photo switch: capture of the first result with the new label, after the switch
 }
 
 // liveGroup is the median over repetitions of one contender at one rate.
 type liveGroup struct {
-	Kind    string  `json:"kind"`
-	FPS     float64 `json:"fps"`
-	Runs    int     `json:"runs"`
-	Cores   float64 `json:"cores"`
-	RSSMB   float64 `json:"rss_mb"`
-	AnonMB  float64 `json:"anon_mb"`
-	FileMB  float64 `json:"file_mb"`
-	Results float64 `json:"results_per_s,omitempty"`
-	InferMs float64 `json:"infer_p50_ms,omitempty"`
-	// InferCores and Pipeline split Cores: the invokes' share, and the
-	// rest (receiving, decoding, converting, publishing).
-	InferCores float64 `json:"infer_cores,omitempty"`
-	Pipeline   float64 `json:"pipeline_cores,omitempty"`
-	LagP50     float64 `json:"lag_p50_ms,omitempty"`
-	LagP99     float64 `json:"lag_p99_ms,omitempty"`
+	Kind string  `json:"kind"`
+	FPS  float64 `json:"fps"`
+	Runs int     `json:"runs"`
+	liveFigures
+	// Pipeline is Cores less InferCores: receiving, decoding, converting,
+	// publishing.
+	Pipeline float64 `json:"pipeline_cores,omitempty"`
+	LagP50   float64 `json:"lag_p50_ms,omitempty"`
+	LagP99   float64 `json:"lag_p99_ms,omitempty"`
 }
 
 // liveReport is the section in results.json.
@@ -240,7 +240,7 @@ func (h *harness) liveRun(ctx context.Context, srv *rtsptest.Process, lo liveOpt
 	if cpu0 < 0 || cpu1 < 0 {
 		return liveRun{}, fmt.Errorf("%s exited early (see %s)", c.kind, logf.Name())
 	}
-	r := liveRun{Kind: c.kind, FPS: c.fps, Cores: (cpu1 - cpu0) / t1.Sub(t0).Seconds()}
+	r := liveRun{Kind: c.kind, FPS: c.fps, liveFigures: liveFigures{Cores: (cpu1 - cpu0) / t1.Sub(t0).Seconds()}}
 	r.RSSMB, r.AnonMB, r.FileMB = procMemory(cmd.Process.Pid)
 	var got []liveLine
 	for len(lines) > 0 {
@@ -408,12 +408,12 @@ func summarizeLive(runs []liveRun) liveReport {
 	groups := map[key]liveGroup{}
 	for _, k := range keys {
 		rs := by[k]
-		g := liveGroup{Kind: k.kind, FPS: k.fps, Runs: len(rs),
+		g := liveGroup{Kind: k.kind, FPS: k.fps, Runs: len(rs), liveFigures: liveFigures{
 			Cores: med(rs, func(r liveRun) float64 { return r.Cores }), RSSMB: med(rs, func(r liveRun) float64 { return r.RSSMB }),
 			AnonMB: med(rs, func(r liveRun) float64 { return r.AnonMB }), FileMB: med(rs, func(r liveRun) float64 { return r.FileMB }),
 			Results: med(rs, func(r liveRun) float64 { return r.Results }), InferMs: med(rs, func(r liveRun) float64 { return r.InferMs }),
-			InferCores: med(rs, func(r liveRun) float64 { return r.InferCores }),
-			Pipeline:   med(rs, func(r liveRun) float64 { return r.Cores - r.InferCores })}
+			InferCores: med(rs, func(r liveRun) float64 { return r.InferCores })},
+			Pipeline: med(rs, func(r liveRun) float64 { return r.Cores - r.InferCores })}
 		var lags []float64
 		for _, r := range rs {
 			lags = append(lags, r.LagsMs...)
